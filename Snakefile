@@ -1,0 +1,28 @@
+# pixelnoise: CAM pseudo-labels as noisy labels, detected and corrected on superpixel graphs.
+# Run from the repository root: `snakemake --cores 2` (or `make run`); other datasets via
+# `--configfile config/msrc21.yaml`. Stages and their artifacts are listed in README.md.
+
+import os
+
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: os.path.join(workflow.basedir, "config/config.yaml")
+
+
+validate(config, os.path.join(workflow.basedir, "workflow/schemas/config.schema.yaml"))
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/cam.smk"
+include: "workflow/rules/evaluate.smk"
+
+
+rule all:
+    input:
+        "results/report.md",
+        "results/metrics/pseudo_labels.csv",
+    default_target: True

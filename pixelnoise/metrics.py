@@ -1,0 +1,74 @@
+"""Segmentation metrics from a confusion matrix: IoU per class, mIoU (%), pixel accuracy.
+
+Ground-truth void (255) is ignored. A prediction may also be void (an unlabelled pseudo-label
+pixel): it counts towards neither IoU nor precision, only against coverage.
+
+>>> import numpy as np
+>>> m = ConfusionMatrix(2)
+>>> m.update(np.array([[0, 1], [1, 255]]), np.array([[0, 1], [0, 1]]))
+>>> round(m.miou(), 2), m.precision(), m.coverage()
+(50.0, 0.6666666666666666, 0.75)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+VOID = 255
+
+
+class ConfusionMatrix:
+    def __init__(self, num_classes: int):
+        self.num_classes = num_classes
+        self.matrix = np.zeros((num_classes, num_classes), dtype=np.int64)  # rows: truth
+        self.valid = 0  # ground-truth pixels that are not void
+        self.labelled = 0  # ... of which the prediction is not void
+
+    def update(self, prediction: np.ndarray, truth: np.ndarray) -> None:
+        if prediction.shape != truth.shape:
+            raise ValueError(f"prediction {prediction.shape} and truth {truth.shape} differ")
+        truth = truth.astype(np.int64).ravel()
+        prediction = prediction.astype(np.int64).ravel()
+        valid = truth != VOID
+        labelled = valid & (prediction != VOID)
+        self.valid += int(valid.sum())
+        self.labelled += int(labelled.sum())
+        k = self.num_classes
+        if labelled.any() and max(truth[labelled].max(), prediction[labelled].max()) >= k:
+            raise ValueError(f"class index outside 0..{k - 1} in prediction or truth")
+        self.matrix += np.bincount(
+            truth[labelled] * k + prediction[labelled], minlength=k * k
+        ).reshape(k, k)
+
+    def iou(self) -> np.ndarray:
+        """IoU per class; NaN for classes absent from both truth and prediction."""
+        tp = np.diag(self.matrix).astype(np.float64)
+        union = self.matrix.sum(0) + self.matrix.sum(1) - tp
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(union > 0, tp / union, np.nan)
+
+    def miou(self) -> float:
+        """Mean IoU in percent over the classes that occur."""
+        iou = self.iou()
+        return float(np.nanmean(iou) * 100) if np.isfinite(iou).any() else float("nan")
+
+    def precision(self) -> float:
+        """Fraction of labelled pixels whose label is right (pixel accuracy when fully labelled)."""
+        return float(np.trace(self.matrix) / self.labelled) if self.labelled else float("nan")
+
+    def coverage(self) -> float:
+        """Fraction of non-void ground-truth pixels that received a label."""
+        return self.labelled / self.valid if self.valid else float("nan")
+
+    def summary(self, class_names: list[str] | None = None) -> dict:
+        """mIoU, precision, coverage and one ``iou_<class>`` entry per class (percent)."""
+        names = class_names or [str(i) for i in range(self.num_classes)]
+        row = {
+            "miou": self.miou(),
+            "precision": self.precision(),
+            "coverage": self.coverage(),
+        }
+        row.update(
+            {f"iou_{name}": value * 100 for name, value in zip(names, self.iou(), strict=True)}
+        )
+        return row

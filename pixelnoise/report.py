@@ -1,0 +1,118 @@
+"""Stage: ``results/report.md``, the run summarised from the CSVs the other stages wrote."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+
+from pixelnoise.atomic import write_text
+from pixelnoise.data.manifest import read_manifest
+
+SUMMARY_COLUMNS = ["method", "images", "miou", "precision", "coverage"]
+
+
+def config_hash(config: dict) -> str:
+    """Short, order-independent fingerprint of the configuration.
+
+    >>> config_hash({"a": 1, "b": 2}) == config_hash({"b": 2, "a": 1})
+    True
+    """
+    text = json.dumps(config, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def git_commit(directory: str | Path) -> str:
+    try:
+        result = subprocess.run(
+            ["git", "-C", str(directory), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
+        return result.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def markdown_table(frame: pd.DataFrame, floatfmt: str = ".2f") -> str:
+    return frame.to_markdown(index=False, floatfmt=floatfmt)
+
+
+def rule_timings(benchmark_dir: str | Path) -> pd.DataFrame:
+    """Wall time and peak memory per rule from Snakemake ``benchmark:`` files (shards summed)."""
+    rows = []
+    for path in sorted(Path(benchmark_dir).rglob("*.tsv")):
+        bench = pd.read_csv(path, sep="\t")
+        rule = path.relative_to(benchmark_dir).parts[0].removesuffix(".tsv")
+        rows.append(
+            {"rule": rule, "seconds": bench["s"].mean(), "max_rss_mb": bench["max_rss"].max()}
+        )
+    if not rows:
+        return pd.DataFrame(columns=["rule", "jobs", "seconds", "max_rss_mb"])
+    frame = pd.DataFrame(rows)
+    return (
+        frame.groupby("rule", sort=False)
+        .agg(jobs=("seconds", "size"), seconds=("seconds", "sum"), max_rss_mb=("max_rss_mb", "max"))
+        .reset_index()
+    )
+
+
+def write_report(*, out_path: str, inputs: dict, config: dict, workflow_dir: str | Path) -> str:
+    manifest = read_manifest(inputs["manifest"])
+    roles = manifest["role"].value_counts()
+    pseudo = pd.read_csv(inputs["pseudo_labels"])
+    sweep = pd.read_csv(inputs["sweep"])
+    history = pd.read_csv(inputs["classifier_history"])
+    timings = rule_timings(Path(out_path).parent / "benchmarks")
+    dataset = config["dataset"]
+    lines = [
+        "# pixelnoise run report",
+        "",
+        f"- generated: {datetime.datetime.now().isoformat(timespec='seconds')}",
+        f"- git commit: {git_commit(workflow_dir)}; config hash: {config_hash(config)}",
+        f"- dataset: {dataset['kind']} at `{dataset['root']}`",
+        f"- images: D_c (strong) {roles.get('strong', 0)}, D_n (weak) {roles.get('weak', 0)}, "
+        f"val {roles.get('val', 0)}",
+        f"- classifier: {config['classifier']['backbone']} (output stride "
+        f"{config['classifier']['output_stride']}), {len(history)} epochs, final loss "
+        f"{history['loss'].iloc[-1]:.4f}",
+        f"- CAM: scales {config['cam']['scales']}, flip {config['cam']['flip']}, "
+        f"tau_bg {config['cam']['tau_bg']}",
+        "",
+        "## Pseudo-label quality on the weak set D_n",
+        "",
+        "mIoU (%) over the pixels a method labels; precision: fraction of labelled pixels that",
+        "are right; coverage: fraction of non-void pixels that get a label.",
+        "",
+        markdown_table(pseudo[[c for c in SUMMARY_COLUMNS if c in pseudo]]),
+        "",
+        "### Per-class IoU (%)",
+        "",
+        markdown_table(per_class(pseudo)),
+        "",
+        "## CAM background threshold sweep (tau_bg)",
+        "",
+        markdown_table(sweep[["tau_bg", "miou", "precision", "coverage"]], floatfmt=".3f"),
+        "",
+        "## Time and memory per rule",
+        "",
+        markdown_table(timings) if len(timings) else "(no benchmark files yet)",
+        "",
+    ]
+    text = "\n".join(lines)
+    write_text(out_path, text)
+    return text
+
+
+def per_class(table: pd.DataFrame) -> pd.DataFrame:
+    """Methods as rows, classes as columns, from the ``iou_<class>`` columns."""
+    columns = [c for c in table.columns if c.startswith("iou_")]
+    frame = table[["method", *columns]].copy()
+    frame.columns = ["method", *(c.removeprefix("iou_") for c in columns)]
+    return frame

@@ -1,0 +1,39 @@
+"""Glue for the thin scripts in workflow/scripts: logging to the rule's log file, threads."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+from collections.abc import Iterator
+
+import torch
+
+
+@contextlib.contextmanager
+def rule_context(smk) -> Iterator[object]:
+    """Send logging, stdout and stderr (tqdm) to the rule's log; use the rule's threads.
+
+    On error the traceback lands in the log and the exception propagates, so Snakemake
+    marks the job failed and deletes its (incomplete) outputs.
+    """
+    log_path = smk.log[0] if len(smk.log) else None
+    stream = open(log_path, "w", buffering=1) if log_path else sys.stderr  # noqa: SIM115
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    torch.set_num_threads(max(1, int(smk.threads)))
+    try:
+        with contextlib.redirect_stdout(stream), contextlib.redirect_stderr(stream):
+            yield smk
+    except Exception as error:
+        logging.getLogger("pixelnoise").exception("rule %s failed", smk.rule)
+        # The clear message also reaches the terminal, not only the log file.
+        print(f"rule {smk.rule}: {type(error).__name__}: {error}", file=sys.__stderr__)
+        raise
+    finally:
+        root.removeHandler(handler)
+        if log_path:
+            stream.close()

@@ -1,0 +1,44 @@
+rule train_classifier:
+    input:
+        dataset_inputs(),
+        manifest="results/data/manifest.csv",
+    output:
+        model="results/models/classifier.pt",
+        history="results/models/classifier_log.csv",
+    params:
+        dataset=DATASET,
+        classifier=config["classifier"],
+        seed=config["seed"],
+    threads: workflow.cores
+    resources:
+        gpu=1,
+    log:
+        "logs/train_classifier.log",
+    benchmark:
+        "results/benchmarks/train_classifier.tsv"
+    script:
+        "../scripts/train_classifier.py"
+
+
+rule export_cams:
+    input:
+        dataset_inputs(),
+        manifest="results/data/manifest.csv",
+        model="results/models/classifier.pt",
+    output:
+        directory("results/cams/shard{shard}.zarr"),
+    params:
+        dataset=DATASET,
+        # Only what changes the maps: tau_bg is applied later, when labels are read.
+        scales=config["cam"]["scales"],
+        flip=config["cam"]["flip"],
+        shards=config["shards"],
+    threads: per_shard_threads()
+    resources:
+        gpu=1,
+    log:
+        "logs/export_cams/shard{shard}.log",
+    benchmark:
+        "results/benchmarks/export_cams/shard{shard}.tsv"
+    script:
+        "../scripts/export_cams.py"

@@ -1,0 +1,10 @@
+from pixelnoise.report import write_report
+from pixelnoise.workflow import rule_context
+
+with rule_context(snakemake) as smk:
+    write_report(
+        out_path=smk.output[0],
+        inputs=dict(smk.input.items()),
+        config=smk.config,
+        workflow_dir=smk.scriptdir + "/../..",
+    )
