@@ -7,6 +7,7 @@ class indices in channel order) and ``scales``; reading never needs the config.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -46,8 +47,12 @@ class CamReader:
         for path in paths:
             if not Path(path).exists():
                 raise PixelnoiseError(f"CAM store not found: {path}")
-            group = zarr.open_group(store=str(path), mode="r")
-            for name in group.array_keys():
+            with warnings.catch_warnings():
+                # Snakemake leaves a timestamp file in directory outputs; zarr warns about it.
+                warnings.filterwarnings("ignore", message=".*not recognized as a component")
+                group = zarr.open_group(store=str(path), mode="r")
+                names = list(group.array_keys())
+            for name in names:
                 self._where[name] = group
 
     def __contains__(self, image_id: str) -> bool:

@@ -12,6 +12,8 @@ rule train_classifier:
     threads: workflow.cores
     resources:
         gpu=1,
+    conda:
+        CONDA_ENV
     log:
         "logs/train_classifier.log",
     benchmark:
@@ -36,6 +38,8 @@ rule export_cams:
     threads: per_shard_threads()
     resources:
         gpu=1,
+    conda:
+        CONDA_ENV
     log:
         "logs/export_cams/shard{shard}.log",
     benchmark:

@@ -2,6 +2,8 @@
 # Snakemake's rerun triggers see them; device and paths of logs do not (they change no result).
 
 DATASET = config["dataset"]
+# For `--software-deployment-method conda`; `make install` sets up the same stack in .venv.
+CONDA_ENV = "../../envs/pixelnoise.yaml"
 SHARDS = list(range(config["shards"]))
 # Methods whose pseudo labels are scored on the weak set, one row each in the table.
 PSEUDO_LABEL_METHODS = ["cam"]

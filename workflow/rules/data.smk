@@ -5,6 +5,8 @@ if DATASET["kind"] == "synthetic":
             directory(DATASET["root"]),
         params:
             synthetic=DATASET["synthetic"],
+        conda:
+            CONDA_ENV
         log:
             "logs/generate_dataset.log",
         benchmark:
@@ -21,6 +23,8 @@ rule build_manifest:
     params:
         dataset=DATASET,
         split=config["split"],
+    conda:
+        CONDA_ENV
     log:
         "logs/build_manifest.log",
     benchmark:

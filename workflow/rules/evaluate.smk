@@ -13,6 +13,8 @@ rule evaluate_cams:
         dataset=DATASET,
         tau_bg=config["cam"]["tau_bg"],
         sweep=config["cam"]["tau_bg_sweep"],
+    conda:
+        CONDA_ENV
     log:
         "logs/evaluate_cams.log",
     benchmark:
@@ -26,6 +28,8 @@ rule gather_pseudo_label_metrics:
         expand("results/metrics/pseudo_labels/{method}.csv", method=PSEUDO_LABEL_METHODS),
     output:
         "results/metrics/pseudo_labels.csv",
+    conda:
+        CONDA_ENV
     log:
         "logs/gather_pseudo_label_metrics.log",
     benchmark:
@@ -42,6 +46,8 @@ rule report:
         classifier_history="results/models/classifier_log.csv",
     output:
         "results/report.md",
+    conda:
+        CONDA_ENV
     log:
         "logs/report.log",
     script:

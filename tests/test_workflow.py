@@ -1,0 +1,121 @@
+"""End-to-end runs of the workflow on the tiny generated dataset."""
+
+import shutil
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+import zarr
+from workflow_runner import snakemake
+
+from pixelnoise.data.manifest import ids_with_role, read_manifest
+from pixelnoise.data.synthetic import CLASS_NAMES
+from pixelnoise.data.voc import VocDataset
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("run")
+    snakemake(workdir)
+    return workdir
+
+
+def test_run_writes_report_and_metrics(finished_run):
+    results = finished_run / "results"
+    table = pd.read_csv(results / "metrics/pseudo_labels.csv")
+    assert table["method"].tolist() == ["cam"]
+    row = table.iloc[0]
+    assert 5 < row["miou"] <= 100
+    assert 0 < row["precision"] <= 1
+    assert row["coverage"] == pytest.approx(1.0)  # with a background class every pixel is labelled
+    sweep = pd.read_csv(results / "metrics/cam_tau_sweep.csv")
+    assert sweep["tau_bg"].tolist() == [0.05, 0.2]
+    report = (results / "report.md").read_text()
+    assert "| cam " in report and "Time and memory per rule" in report
+    for rule in ("train_classifier", "export_cams", "evaluate_cams"):
+        assert rule in report
+    assert (finished_run / "logs/train_classifier.log").stat().st_size > 0
+
+
+def test_cams_in_zarr_match_images(finished_run):
+    results = finished_run / "results"
+    manifest = read_manifest(results / "data/manifest.csv")
+    with warnings.catch_warnings():  # Snakemake's timestamp file inside the store
+        warnings.simplefilter("ignore")
+        group = zarr.open_group(str(results / "cams/shard0.zarr"), mode="r")
+    train = manifest[manifest["role"] != "val"]
+    assert sorted(group.array_keys()) == sorted(train["image_id"])
+    peaks = []
+    for _, item in train.iterrows():
+        array = group[item["image_id"]]
+        assert array.dtype == np.float16
+        assert array.shape == (len(item["labels"]), item["height"], item["width"])
+        assert array.attrs["classes"] == list(item["labels"])
+        values = array[...].astype(np.float32)
+        assert values.min() >= 0 and values.max() <= 1.001
+        peaks.extend(values.reshape(len(values), -1).max(axis=1))
+    # Each class map is normalised by its maximum (1), unless it never fired at all (0).
+    peaks = np.array(peaks)
+    assert np.all((np.abs(peaks - 1) < 1e-2) | (peaks == 0))
+    assert peaks.max() == pytest.approx(1, abs=1e-2)
+
+
+def test_classifier_history_and_checkpoint(finished_run):
+    history = pd.read_csv(finished_run / "results/models/classifier_log.csv")
+    assert history["epoch"].tolist() == [1, 2]
+    from pixelnoise.train_classifier import load_classifier
+
+    model, meta = load_classifier(str(finished_run / "results/models/classifier.pt"))
+    assert meta["background"] == 0 and meta["object_classes"] == list(range(1, len(CLASS_NAMES)))
+
+
+def test_nothing_to_do_after_a_finished_run(finished_run):
+    result = snakemake(finished_run, "--dry-run")
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_training_stages_never_read_weak_masks(finished_run, tmp_path):
+    """Weak supervision is honest: delete weak masks and the training stages still run."""
+    source = finished_run / "results/data/synthetic"
+    copy = tmp_path / "data"
+    shutil.copytree(source, copy)
+    manifest = read_manifest(finished_run / "results/data/manifest.csv")
+    weak = ids_with_role(manifest, "weak")
+    for image_id in weak:
+        (copy / "SegmentationClass" / f"{image_id}.png").unlink()
+    config = tmp_path / "weak_masks_deleted.yaml"
+    config.write_text(yaml.safe_dump({"dataset": {"kind": "voc", "root": str(copy)}}))
+    workdir = tmp_path / "run"
+    snakemake(
+        workdir,
+        "results/cams/shard0.zarr",
+        configfiles=("tests/configs/tiny.yaml", str(config)),
+    )
+    assert (workdir / "results/cams/shard0.zarr").is_dir()
+    assert ids_with_role(read_manifest(workdir / "results/data/manifest.csv"), "weak") == weak
+    # ...while evaluation, which must read them, reports the missing mask by name.
+    failed = snakemake(
+        workdir, configfiles=("tests/configs/tiny.yaml", str(config)), check=False
+    )
+    assert failed.returncode != 0
+    assert f"{weak[0]}.png" in failed.stderr
+
+
+def test_unknown_config_key_fails_at_start_naming_it(tmp_path):
+    result = snakemake(tmp_path, "--dry-run", "--config", "classifer={epochs: 1}", check=False)
+    assert result.returncode != 0
+    assert "classifer" in result.stderr + result.stdout
+
+
+def test_lint_is_clean(tmp_path):
+    result = snakemake(tmp_path, "--lint", check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_dataset_reader_sees_generated_tree(finished_run):
+    dataset = VocDataset(finished_run / "results/data/synthetic")
+    assert dataset.classes.background == 0 and dataset.classes.names == CLASS_NAMES
