@@ -5,14 +5,10 @@ Reads only images and their image-level labels: no mask is opened here.
 
 from __future__ import annotations
 
-import logging
-import time
-
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
-from tqdm import tqdm
+from torch.utils.data import Dataset
 
 from pixelnoise.data.manifest import ids_with_role, read_manifest
 from pixelnoise.data.transforms import (
@@ -24,16 +20,7 @@ from pixelnoise.data.transforms import (
 from pixelnoise.data.voc import VocDataset
 from pixelnoise.device import resolve_device
 from pixelnoise.models.classifier import CamClassifier
-from pixelnoise.training import (
-    build_optimizer,
-    load_checkpoint,
-    poly_lr,
-    save_checkpoint,
-    seed_everything,
-    write_csv,
-)
-
-log = logging.getLogger(__name__)
+from pixelnoise.training import fit, load_checkpoint, save_checkpoint, seed_everything
 
 
 class ImageLabelDataset(Dataset):
@@ -63,6 +50,11 @@ class ImageLabelDataset(Dataset):
         return to_tensor(image), self.targets[index]
 
 
+def exact_match(logits: torch.Tensor, targets: torch.Tensor) -> float:
+    """Fraction of images whose whole label set is predicted right."""
+    return ((logits > 0).float() == targets).all(dim=1).float().mean().item()
+
+
 def train_classifier(
     *,
     manifest_path: str,
@@ -78,64 +70,22 @@ def train_classifier(
     dev = resolve_device(device)
     dataset = VocDataset.from_config(dataset_cfg)
     ids = ids_with_role(read_manifest(manifest_path), "strong", "weak")
-    data = ImageLabelDataset(dataset, ids, cfg, seed)
-    loader = DataLoader(
-        data,
-        batch_size=cfg["batch_size"],
-        shuffle=True,
-        drop_last=len(ids) > cfg["batch_size"],
-        num_workers=cfg["num_workers"],
-        generator=torch.Generator().manual_seed(seed),
-    )
     object_classes = list(dataset.classes.object_classes)
     model = CamClassifier(
         cfg["backbone"], len(object_classes), cfg["output_stride"], cfg["pretrained"]
     ).to(dev)
-    # The randomly initialised head learns faster than a (possibly pretrained) backbone.
-    optimizer = build_optimizer(
-        [
-            {"params": model.backbone.parameters(), "lr_mult": 1.0},
-            {"params": model.classifier.parameters(), "lr_mult": 10.0},
-        ],
-        cfg["optimizer"],
-        cfg["lr"],
-        cfg["weight_decay"],
+    history = fit(
+        model,
+        ImageLabelDataset(dataset, ids, cfg, seed),
+        backbone=model.backbone,
+        criterion=nn.BCEWithLogitsLoss(),
+        cfg=cfg,
+        seed=seed,
+        device=dev,
+        log_path=log_path,
+        description=f"classifier {cfg['backbone']}",
+        accuracy=exact_match,
     )
-    criterion = nn.BCEWithLogitsLoss()
-    total_steps = cfg["epochs"] * len(loader)
-    step, history = 0, []
-    log.info(
-        "classifier %s on %d images, %d steps, %s", cfg["backbone"], len(ids), total_steps, dev
-    )
-    for epoch in range(cfg["epochs"]):
-        data.epoch = epoch
-        model.train()
-        start, losses, correct, seen = time.time(), [], 0, 0
-        for images, targets in tqdm(loader, desc=f"classifier epoch {epoch + 1}", leave=False):
-            lr = poly_lr(cfg["lr"], step, total_steps)
-            for group in optimizer.param_groups:
-                group["lr"] = lr * group["lr_mult"]
-            images, targets = images.to(dev), targets.to(dev)
-            logits = model(images)
-            loss = criterion(logits, targets)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            step += 1
-            losses.append(loss.item())
-            correct += ((logits > 0).float() == targets).all(dim=1).sum().item()
-            seen += len(targets)
-        history.append(
-            {
-                "epoch": epoch + 1,
-                "loss": float(np.mean(losses)),
-                "exact_match": correct / max(seen, 1),
-                "lr": lr,
-                "seconds": round(time.time() - start, 2),
-            }
-        )
-        log.info("epoch %(epoch)d loss %(loss).4f exact-match %(exact_match).3f", history[-1])
-        write_csv(history, log_path)
     meta = {
         "kind": "classifier",
         "backbone": cfg["backbone"],

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import io
+import logging
 import os
 import random
+import time
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
 import torch
+from torch.utils.data import DataLoader
+from tqdm import tqdm
 
 from pixelnoise.atomic import atomic_path
 from pixelnoise.errors import PixelnoiseError
+
+log = logging.getLogger(__name__)
 
 
 def seed_everything(seed: int) -> None:
@@ -55,3 +62,79 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
     if not os.path.isfile(path):
         raise PixelnoiseError(f"checkpoint not found: {path}")
     return torch.load(path, map_location="cpu")
+
+
+def make_loader(data, cfg: dict, seed: int) -> DataLoader:
+    """Shuffled batches in a seeded order; the last partial batch is dropped when there are more."""
+    return DataLoader(
+        data,
+        batch_size=cfg["batch_size"],
+        shuffle=True,
+        drop_last=len(data) > cfg["batch_size"],
+        num_workers=cfg["num_workers"],
+        generator=torch.Generator().manual_seed(seed),
+    )
+
+
+def fit(
+    model: torch.nn.Module,
+    data,
+    *,
+    backbone: torch.nn.Module,
+    criterion,
+    cfg: dict,
+    seed: int,
+    device: torch.device,
+    log_path: str | os.PathLike,
+    description: str,
+    accuracy: Callable[[torch.Tensor, torch.Tensor], float] | None = None,
+) -> list[dict]:
+    """The shared training loop: poly schedule, 10x learning rate on the new head, CSV per epoch.
+
+    ``data`` must have an ``epoch`` attribute (its augmentation is seeded by it). ``accuracy``
+    optionally maps (outputs, targets) to a per-batch score logged as ``accuracy``.
+    """
+    loader = make_loader(data, cfg, seed)
+    # The randomly initialised head learns faster than a (possibly pretrained) backbone.
+    backbone_ids = {id(p) for p in backbone.parameters()}
+    head = [p for p in model.parameters() if id(p) not in backbone_ids]
+    optimizer = build_optimizer(
+        [
+            {"params": list(backbone.parameters()), "lr_mult": 1.0},
+            {"params": head, "lr_mult": 10.0},
+        ],
+        cfg["optimizer"],
+        cfg["lr"],
+        cfg["weight_decay"],
+    )
+    total_steps = cfg["epochs"] * len(loader)
+    log.info("%s: %d images, %d steps on %s", description, len(data), total_steps, device)
+    step, history = 0, []
+    for epoch in range(cfg["epochs"]):
+        data.epoch = epoch
+        model.train()
+        start, losses, scores = time.time(), [], []
+        for inputs, targets in tqdm(loader, desc=f"{description} {epoch + 1}", leave=False):
+            lr = poly_lr(cfg["lr"], step, total_steps)
+            for group in optimizer.param_groups:
+                group["lr"] = lr * group["lr_mult"]
+            inputs, targets = inputs.to(device), targets.to(device)
+            outputs = model(inputs)
+            loss = criterion(outputs, targets)
+            step += 1
+            if not torch.isfinite(loss):  # e.g. a batch of all-void crops carries no signal
+                continue
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+            if accuracy is not None:
+                scores.append(accuracy(outputs.detach(), targets))
+        row = {"epoch": epoch + 1, "loss": float(np.mean(losses)) if losses else float("nan")}
+        if accuracy is not None:
+            row["accuracy"] = float(np.mean(scores)) if scores else float("nan")
+        row.update({"lr": lr, "seconds": round(time.time() - start, 2)})
+        history.append(row)
+        log.info("%s epoch %d: loss %.4f", description, row["epoch"], row["loss"])
+        write_csv(history, log_path)
+    return history

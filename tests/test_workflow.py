@@ -67,6 +67,7 @@ def test_cams_in_zarr_match_images(finished_run):
 def test_classifier_history_and_checkpoint(finished_run):
     history = pd.read_csv(finished_run / "results/models/classifier_log.csv")
     assert history["epoch"].tolist() == [1, 2]
+    assert set(history.columns) >= {"loss", "accuracy", "lr", "seconds"}
     from pixelnoise.train_classifier import load_classifier
 
     model, meta = load_classifier(str(finished_run / "results/models/classifier.pt"))
