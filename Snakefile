@@ -18,6 +18,8 @@ validate(config, os.path.join(workflow.basedir, "workflow/schemas/config.schema.
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/cam.smk"
+include: "workflow/rules/detect.smk"
+include: "workflow/rules/correct.smk"
 include: "workflow/rules/evaluate.smk"
 
 

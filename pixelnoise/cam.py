@@ -14,7 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from pixelnoise.data.transforms import resize_image, to_tensor
+from pixelnoise.data.transforms import VOID, resize_image, to_tensor
 
 
 def normalise_cams(cams: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
@@ -68,4 +68,28 @@ def cam_labels(cams: np.ndarray, classes: Sequence[int], low_label: int, tau: fl
     classes = np.asarray(classes, dtype=np.uint8)
     labels = classes[cams.argmax(axis=0)]
     labels[cams.max(axis=0) < tau] = low_label
+    return labels
+
+
+def cam_label_map(
+    cams: np.ndarray, classes: Sequence[int], background: int | None, tau_bg: float
+) -> np.ndarray:
+    """The CAM pseudo label of every pixel, as the ``cam`` method defines it.
+
+    With a background class, pixels below ``tau_bg`` are background; without one, every pixel
+    takes its strongest present class (there is nothing to fall back on).
+    """
+    if background is None:
+        return cam_labels(cams, classes, VOID, 0.0)
+    return cam_labels(cams, classes, background, tau_bg)
+
+
+def cam_seeds(
+    cams: np.ndarray, classes: Sequence[int], background: int | None, fg: float, bg: float
+) -> np.ndarray:
+    """Confident CAM seeds: foreground where the top CAM >= ``fg``, background where it is
+    below ``bg`` (only with a background class), void elsewhere (Yi et al. Table V)."""
+    labels = cam_labels(cams, classes, VOID, fg)
+    if background is not None:
+        labels[cams.max(axis=0) < bg] = background
     return labels

@@ -3,25 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from pixelnoise.arraystore import ArrayReader
 from pixelnoise.atomic import atomic_path
 from pixelnoise.cam import cam_labels
-from pixelnoise.camstore import CamReader
-from pixelnoise.data.manifest import ids_with_role, read_manifest
+from pixelnoise.data.palette import load_label_png
 from pixelnoise.data.voc import VocDataset
 from pixelnoise.metrics import VOID, ConfusionMatrix
+from pixelnoise.stages_common import RunData
+
+# Methods whose supervision reads weak masks: upper bounds, never a result.
+USES_WEAK_MASKS = ("oracle",)
 
 
 def score_label_maps(
     dataset: VocDataset,
     ids: Iterable[str],
-    predictors: dict[str, Callable[[str], np.ndarray]],
+    predictors: dict[object, Callable[[str], np.ndarray]],
     desc: str = "evaluate",
-) -> dict[str, ConfusionMatrix]:
+) -> dict[object, ConfusionMatrix]:
     """One confusion matrix per named predictor, reading each ground-truth mask once."""
     matrices = {name: ConfusionMatrix(dataset.classes.num_classes) for name in predictors}
     for image_id in tqdm(list(ids), desc=desc, mininterval=5):
@@ -36,52 +41,58 @@ def write_rows(rows: list[dict], path: str) -> None:
         pd.DataFrame(rows).to_csv(tmp, index=False, float_format="%.4f")
 
 
-def evaluate_cams(
-    *,
-    manifest_path: str,
-    dataset_cfg: dict,
-    cam_paths: list[str],
-    tau_bg: float,
-    sweep: list[float],
-    out_metrics: str,
-    out_sweep: str,
-) -> dict:
-    """Score CAM labels (the ``cam`` row) and thresholded CAMs over the ``sweep``.
+def cam_threshold_sweep(
+    *, manifest_path: str, dataset_cfg: dict, cam_paths: list[str], sweep: list[float], out: str
+) -> pd.DataFrame:
+    """Quality of thresholded CAMs for each τ of the sweep.
 
-    With a background class, pixels below the threshold become background and the ``cam`` row
-    uses ``tau_bg``. Without one, every pixel takes its strongest present class (threshold 0)
-    and the sweep shows seeds: pixels below the threshold are left unlabelled.
+    With a background class, pixels below τ become background; without one they are left
+    unlabelled, so the sweep shows the precision/coverage trade-off of CAM seeds.
     """
-    dataset = VocDataset.from_config(dataset_cfg)
-    ids = ids_with_role(read_manifest(manifest_path), "weak")
-    reader = CamReader(cam_paths)
-    background = dataset.classes.background
-    low_label = VOID if background is None else background
-    cam_tau = float(tau_bg) if background is not None else 0.0
-    taus = sorted({float(t) for t in sweep} | {cam_tau})
+    run = RunData.load(dataset_cfg, manifest_path)
+    cams = ArrayReader(cam_paths)
+    low_label = VOID if run.background is None else run.background
+    taus = sorted({float(t) for t in sweep})
     cache: dict[str, tuple[np.ndarray, list[int]]] = {}
 
-    def predictor(tau: float) -> Callable[[str], np.ndarray]:
+    def at(tau: float) -> Callable[[str], np.ndarray]:
         def predict(image_id: str) -> np.ndarray:
             if image_id not in cache:  # every threshold reuses the image's CAMs
                 cache.clear()
-                cache[image_id] = reader[image_id]
-            cams, classes = cache[image_id]
-            return cam_labels(cams, classes, low_label, tau)
+                cache[image_id] = cams.cams(image_id)
+            return cam_labels(*cache[image_id], low_label, tau)
 
         return predict
 
-    matrices = score_label_maps(dataset, ids, {t: predictor(t) for t in taus}, "CAM labels")
-    names = list(dataset.classes.names)
-    sweep_rows = [{"tau_bg": t, "images": len(ids), **matrices[t].summary(names)} for t in taus]
-    write_rows(sweep_rows, out_sweep)
+    ids = run.ids("weak")
+    matrices = score_label_maps(run.dataset, ids, {t: at(t) for t in taus}, "CAM sweep")
+    names = list(run.dataset.classes.names)
+    rows = [{"tau_bg": t, "images": len(ids), **matrices[t].summary(names)} for t in taus]
+    write_rows(rows, out)
+    return pd.DataFrame(rows)
+
+
+def evaluate_method(
+    *, method: str, manifest_path: str, dataset_cfg: dict, label_dirs: list[str], out: str
+) -> dict:
+    """Score one method's PNG pseudo labels; count images that fell back to CAM labels."""
+    run = RunData.load(dataset_cfg, manifest_path)
+    files = {p.stem: p for d in label_dirs for p in Path(d).glob("*.png")}
+    ids = run.ids("weak")
+    missing = sorted(set(ids) - set(files))
+    if missing:
+        raise FileNotFoundError(f"{method}: no pseudo labels for {missing[:5]} in {label_dirs}")
+    matrix = score_label_maps(run.dataset, ids, {method: lambda i: load_label_png(files[i])})
+    summaries = [pd.read_csv(Path(d) / "summary.csv") for d in label_dirs]
+    fallbacks = int(sum(s["fallback"].sum() for s in summaries))
     row = {
-        "method": "cam",
+        "method": method,
         "images": len(ids),
-        "tau_bg": cam_tau,
-        **matrices[cam_tau].summary(names),
+        **matrix[method].summary(list(run.dataset.classes.names)),
+        "cam_fallbacks": fallbacks,
+        "reads_weak_masks": method.startswith(USES_WEAK_MASKS),
     }
-    write_rows([row], out_metrics)
+    write_rows([row], out)
     return row
 
 

@@ -6,9 +6,9 @@ import logging
 
 from tqdm import tqdm
 
+from pixelnoise.arraystore import ArrayWriter
 from pixelnoise.atomic import atomic_path
 from pixelnoise.cam import multiscale_cam
-from pixelnoise.camstore import CamWriter
 from pixelnoise.data.manifest import ids_with_role, read_manifest
 from pixelnoise.data.voc import VocDataset
 from pixelnoise.device import resolve_device
@@ -40,7 +40,7 @@ def export_cams(
     channel_of = {c: i for i, c in enumerate(meta["object_classes"])}
     attrs = {"scales": list(cfg["scales"]), "flip": bool(cfg["flip"]), "shard": shard}
     with atomic_path(out_path, directory=True) as tmp:
-        writer = CamWriter(tmp, {**attrs, "shards": shards, "class_names": meta["class_names"]})
+        writer = ArrayWriter(tmp, {**attrs, "shards": shards, "class_names": meta["class_names"]})
         for image_id in tqdm(ids, desc=f"CAMs shard {shard}", mininterval=5):
             classes = list(labels[image_id])
             cams = multiscale_cam(
@@ -53,6 +53,6 @@ def export_cams(
                 mean=meta["mean"],
                 std=meta["std"],
             )
-            writer.write(image_id, cams, classes, scales=attrs["scales"])
+            writer.write(image_id, cams, classes=[int(c) for c in classes], scales=attrs["scales"])
     log.info("wrote CAMs of %d images to %s", len(ids), out_path)
     return len(ids)

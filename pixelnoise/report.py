@@ -13,7 +13,15 @@ import pandas as pd
 from pixelnoise.atomic import write_text
 from pixelnoise.data.manifest import read_manifest
 
-SUMMARY_COLUMNS = ["method", "images", "miou", "precision", "coverage"]
+SUMMARY_COLUMNS = [
+    "method",
+    "images",
+    "miou",
+    "precision",
+    "coverage",
+    "cam_fallbacks",
+    "reads_weak_masks",
+]
 
 
 def config_hash(config: dict) -> str:
@@ -69,6 +77,9 @@ def write_report(*, out_path: str, inputs: dict, config: dict, workflow_dir: str
     pseudo = pd.read_csv(inputs["pseudo_labels"])
     sweep = pd.read_csv(inputs["sweep"])
     history = pd.read_csv(inputs["classifier_history"])
+    clean_history = pd.read_csv(inputs["clean_history"])
+    theta = json.loads(Path(inputs["theta"]).read_text())
+    curve = pd.read_csv(inputs["theta_curve"])
     timings = rule_timings(Path(out_path).parent / "benchmarks")
     dataset = config["dataset"]
     lines = [
@@ -84,13 +95,28 @@ def write_report(*, out_path: str, inputs: dict, config: dict, workflow_dir: str
         f"{history['loss'].iloc[-1]:.4f}",
         f"- CAM: scales {config['cam']['scales']}, flip {config['cam']['flip']}, "
         f"tau_bg {config['cam']['tau_bg']}",
+        f"- clean model: {config['clean_model']['backbone']} + {config['clean_model']['head']} "
+        f"on D_c, {len(clean_history)} epochs, final loss {clean_history['loss'].iloc[-1]:.4f}",
+        f"- graphs: SLIC with {config['graph']['n_segments']} superpixels; GNN backend "
+        f"{config['correct']['backend']}, mode {config['correct']['mode']}",
         "",
         "## Pseudo-label quality on the weak set D_n",
         "",
         "mIoU (%) over the pixels a method labels; precision: fraction of labelled pixels that",
-        "are right; coverage: fraction of non-void pixels that get a label.",
+        "are right; coverage: fraction of non-void pixels that get a label; cam_fallbacks: images",
+        "without any supervised superpixel, which keep their CAM labels. Rows with",
+        "reads_weak_masks = True use ground truth of weak images (oracle upper bounds).",
         "",
         markdown_table(pseudo[[c for c in SUMMARY_COLUMNS if c in pseudo]]),
+        "",
+        "## Label-noise detection: theta chosen on D_c",
+        "",
+        f"theta = {theta['theta']:.4g} (rule: {theta['rule']}, target accuracy "
+        f"{theta['min_accuracy']}): kept CAM labels on D_c are {100 * theta['accuracy']:.1f}% "
+        f"correct and cover {100 * theta['coverage']:.1f}% of the pixels. "
+        "Curve: `detect/theta_curve.png`.",
+        "",
+        markdown_table(curve.iloc[:: max(1, len(curve) // 10)], floatfmt=".4g"),
         "",
         "### Per-class IoU (%)",
         "",

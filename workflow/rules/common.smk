@@ -6,7 +6,16 @@ DATASET = config["dataset"]
 CONDA_ENV = "../../envs/pixelnoise.yaml"
 SHARDS = list(range(config["shards"]))
 # Methods whose pseudo labels are scored on the weak set, one row each in the table.
-PSEUDO_LABEL_METHODS = ["cam"]
+METHODS = config["methods"]
+CORRECTION_RUNS = ["detect_gat", "detect_gcn", "camseeds_gat", "oracle_gat"]
+CAM_STORES = expand("results/cams/shard{shard}.zarr", shard=SHARDS)
+LOSS_STORES = expand("results/detect/losses/shard{shard}.zarr", shard=SHARDS)
+
+
+wildcard_constraints:
+    shard=r"\d+",
+    run="|".join(CORRECTION_RUNS),
+    method=r"[a-z_]+",
 
 
 def dataset_inputs(wildcards=None):
@@ -19,6 +28,20 @@ def dataset_inputs(wildcards=None):
     if DATASET["labels_source"] == "csv":
         files.append(os.path.join(root, DATASET["labels_file"]))
     return files
+
+
+def pseudo_label_inputs(wildcards):
+    """What a method's pseudo labels are made from (see pixelnoise/pseudo_labels.py)."""
+    inputs = {"dataset": dataset_inputs(), "manifest": "results/data/manifest.csv"}
+    inputs["cams"] = CAM_STORES
+    method = wildcards.method
+    if method == "detect":
+        inputs.update(losses=LOSS_STORES, theta="results/detect/theta.json")
+    elif method != "cam":
+        run = method.removesuffix("_crf")
+        inputs["graphs"] = f"results/graphs/shard{wildcards.shard}"
+        inputs["corrected"] = f"results/corrected/{run}/shard{wildcards.shard}"
+    return inputs
 
 
 def per_shard_threads():

@@ -1,31 +1,48 @@
 # Evaluation rules are the only ones allowed to read masks of weak images.
 
 
-rule evaluate_cams:
+rule cam_threshold_sweep:
     input:
         dataset_inputs(),
         manifest="results/data/manifest.csv",
-        cams=expand("results/cams/shard{shard}.zarr", shard=SHARDS),
+        cams=CAM_STORES,
     output:
-        metrics="results/metrics/pseudo_labels/cam.csv",
-        sweep="results/metrics/cam_tau_sweep.csv",
+        "results/metrics/cam_tau_sweep.csv",
     params:
         dataset=DATASET,
-        tau_bg=config["cam"]["tau_bg"],
         sweep=config["cam"]["tau_bg_sweep"],
     conda:
         CONDA_ENV
     log:
-        "logs/evaluate_cams.log",
+        "logs/cam_threshold_sweep.log",
     benchmark:
-        "results/benchmarks/evaluate_cams.tsv"
+        "results/benchmarks/cam_threshold_sweep.tsv"
     script:
-        "../scripts/evaluate_cams.py"
+        "../scripts/cam_threshold_sweep.py"
+
+
+rule evaluate_pseudo_labels:
+    input:
+        dataset_inputs(),
+        manifest="results/data/manifest.csv",
+        labels=expand("results/pseudo_labels/{{method}}/shard{shard}", shard=SHARDS),
+    output:
+        "results/metrics/pseudo_labels/{method}.csv",
+    params:
+        dataset=DATASET,
+    conda:
+        CONDA_ENV
+    log:
+        "logs/evaluate_pseudo_labels/{method}.log",
+    benchmark:
+        "results/benchmarks/evaluate_pseudo_labels/{method}.tsv"
+    script:
+        "../scripts/evaluate_pseudo_labels.py"
 
 
 rule gather_pseudo_label_metrics:
     input:
-        expand("results/metrics/pseudo_labels/{method}.csv", method=PSEUDO_LABEL_METHODS),
+        expand("results/metrics/pseudo_labels/{method}.csv", method=METHODS),
     output:
         "results/metrics/pseudo_labels.csv",
     conda:
@@ -44,6 +61,9 @@ rule report:
         pseudo_labels="results/metrics/pseudo_labels.csv",
         sweep="results/metrics/cam_tau_sweep.csv",
         classifier_history="results/models/classifier_log.csv",
+        clean_history="results/models/clean_log.csv",
+        theta="results/detect/theta.json",
+        theta_curve="results/detect/theta_curve.csv",
     output:
         "results/report.md",
     conda:

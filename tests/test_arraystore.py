@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
+from pixelnoise.arraystore import ArrayReader, ArrayWriter
 from pixelnoise.atomic import atomic_path
-from pixelnoise.camstore import CamReader, CamWriter
 from pixelnoise.errors import PixelnoiseError
 from pixelnoise.shards import shard_ids
 
@@ -13,12 +13,12 @@ def test_round_trip_across_shards(tmp_path):
     ids = sorted(data)
     for shard in range(2):
         with atomic_path(tmp_path / f"shard{shard}.zarr", directory=True) as tmp:
-            writer = CamWriter(tmp, {"scales": [1.0]})
+            writer = ArrayWriter(tmp, {"scales": [1.0]})
             for image_id in shard_ids(ids, shard, 2):
-                writer.write(image_id, data[image_id], classes=range(len(data[image_id])))
-    reader = CamReader([tmp_path / "shard0.zarr", tmp_path / "shard1.zarr"])
+                writer.write(image_id, data[image_id], classes=list(range(len(data[image_id]))))
+    reader = ArrayReader([tmp_path / "shard0.zarr", tmp_path / "shard1.zarr"])
     assert list(reader) == ids and len(reader) == 5
-    cams, classes = reader["img3"]
+    cams, classes = reader.cams("img3")
     assert classes == [0, 1, 2, 3]
     assert cams.dtype == np.float32
     assert np.allclose(cams, data["img3"], atol=1e-3)  # stored as float16
@@ -27,10 +27,10 @@ def test_round_trip_across_shards(tmp_path):
 
 def test_missing_store_and_image(tmp_path):
     with pytest.raises(PixelnoiseError, match="not found"):
-        CamReader([tmp_path / "none.zarr"])
-    CamWriter(tmp_path / "empty.zarr", {})
-    with pytest.raises(PixelnoiseError, match="no CAM stored for image 'x'"):
-        CamReader([tmp_path / "empty.zarr"])["x"]
+        ArrayReader([tmp_path / "none.zarr"])
+    ArrayWriter(tmp_path / "empty.zarr", {})
+    with pytest.raises(PixelnoiseError, match="no array stored for image 'x'"):
+        ArrayReader([tmp_path / "empty.zarr"])["x"]
 
 
 def test_shards_partition_ids():

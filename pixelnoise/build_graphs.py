@@ -1,0 +1,51 @@
+"""Stage: a SLIC superpixel graph per weak image, with the clean model's features as nodes.
+
+Only the graph's structure is stored here; which nodes carry which label depends on the method
+and is decided by the correction stage, so changing θ does not rebuild graphs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from pixelnoise.atomic import atomic_path
+from pixelnoise.clean_model import predict
+from pixelnoise.device import resolve_device
+from pixelnoise.graphs import VOID, build_graph
+from pixelnoise.stages_common import RunData
+from pixelnoise.train_segmentation import load_segmentation
+
+
+def build_graphs(
+    *,
+    manifest_path: str,
+    dataset_cfg: dict,
+    checkpoint_path: str,
+    cfg: dict,
+    out_dir: str,
+    shard: int = 0,
+    shards: int = 1,
+    device: str = "auto",
+) -> int:
+    dev = resolve_device(device)
+    run = RunData.load(dataset_cfg, manifest_path)
+    model, meta = load_segmentation(checkpoint_path)
+    model.to(dev)
+    ids = run.ids("weak", shard=shard, shards=shards)
+    with atomic_path(out_dir, directory=True) as tmp:
+        for image_id in tqdm(ids, desc=f"graphs shard {shard}", mininterval=5):
+            image = run.dataset.read_image(image_id)
+            _, features = predict(model, image, meta, dev)
+            no_labels = np.full(image.shape[:2], VOID, np.uint8)
+            graph = build_graph(
+                image,
+                features.numpy(),
+                no_labels,
+                n_segments=cfg["n_segments"],
+                compactness=cfg["compactness"],
+            )
+            graph.save(Path(tmp) / f"{image_id}.npz")
+    return len(ids)

@@ -1,0 +1,50 @@
+"""What several stages share: the dataset, the manifest's roles and the CAM label rule."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from pixelnoise.arraystore import ArrayReader
+from pixelnoise.cam import cam_label_map
+from pixelnoise.data.manifest import ids_with_role, read_manifest
+from pixelnoise.data.voc import VocDataset
+from pixelnoise.shards import shard_ids
+
+
+@dataclass
+class RunData:
+    """The dataset and manifest of a run, with the per-image look-ups stages need."""
+
+    dataset: VocDataset
+    manifest: object  # pandas.DataFrame
+
+    @classmethod
+    def load(cls, dataset_cfg: dict, manifest_path: str) -> RunData:
+        return cls(VocDataset.from_config(dataset_cfg), read_manifest(manifest_path))
+
+    @property
+    def background(self) -> int | None:
+        return self.dataset.classes.background
+
+    @property
+    def num_classes(self) -> int:
+        return self.dataset.classes.num_classes
+
+    def ids(self, *roles: str, shard: int = 0, shards: int = 1) -> list[str]:
+        return shard_ids(ids_with_role(self.manifest, *roles), shard, shards)
+
+    @cached_property
+    def image_labels(self) -> dict[str, tuple[int, ...]]:
+        return dict(zip(self.manifest["image_id"], self.manifest["labels"], strict=True))
+
+    def allowed_classes(self, image_id: str) -> list[int]:
+        """The image's own classes, plus background where the dataset has one."""
+        labels = [int(c) for c in self.image_labels[image_id]]
+        return ([self.background] if self.background is not None else []) + labels
+
+    def cam_labels(self, cams: ArrayReader, image_id: str, tau_bg: float) -> np.ndarray:
+        values, classes = cams.cams(image_id)
+        return cam_label_map(values, classes, self.background, tau_bg)

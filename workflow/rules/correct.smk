@@ -1,0 +1,76 @@
+# Label correction (Yi et al. Sec. III-C): superpixel graphs, GNN correction, CRF, and the
+# pseudo labels of every method.
+
+
+rule build_graphs:
+    input:
+        dataset_inputs(),
+        manifest="results/data/manifest.csv",
+        model="results/models/clean.pt",
+    output:
+        directory("results/graphs/shard{shard}"),
+    params:
+        dataset=DATASET,
+        graph=config["graph"],
+        shards=config["shards"],
+    threads: per_shard_threads()
+    resources:
+        gpu=1,
+    conda:
+        CONDA_ENV
+    log:
+        "logs/build_graphs/shard{shard}.log",
+    benchmark:
+        "results/benchmarks/build_graphs/shard{shard}.tsv"
+    script:
+        "../scripts/build_graphs.py"
+
+
+rule correct_labels:
+    input:
+        dataset_inputs(),
+        manifest="results/data/manifest.csv",
+        graphs="results/graphs/shard{shard}",
+        cams=CAM_STORES,
+        losses=LOSS_STORES,
+        theta="results/detect/theta.json",
+    output:
+        directory("results/corrected/{run}/shard{shard}"),
+    params:
+        dataset=DATASET,
+        tau_bg=config["cam"]["tau_bg"],
+        correct=config["correct"],
+        seed=config["seed"],
+        shards=config["shards"],
+    threads: per_shard_threads()
+    resources:
+        gpu=1,
+    conda:
+        CONDA_ENV
+    log:
+        "logs/correct_labels/{run}/shard{shard}.log",
+    benchmark:
+        "results/benchmarks/correct_labels/{run}/shard{shard}.tsv"
+    script:
+        "../scripts/correct_labels.py"
+
+
+rule pseudo_labels:
+    input:
+        unpack(pseudo_label_inputs),
+    output:
+        directory("results/pseudo_labels/{method}/shard{shard}"),
+    params:
+        dataset=DATASET,
+        tau_bg=config["cam"]["tau_bg"],
+        crf=lambda wildcards: config["crf"] if wildcards.method.endswith("_crf") else None,
+        shards=config["shards"],
+    threads: per_shard_threads()
+    conda:
+        CONDA_ENV
+    log:
+        "logs/pseudo_labels/{method}/shard{shard}.log",
+    benchmark:
+        "results/benchmarks/pseudo_labels/{method}/shard{shard}.tsv"
+    script:
+        "../scripts/pseudo_labels.py"
