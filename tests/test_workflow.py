@@ -1,5 +1,6 @@
 """End-to-end runs of the workflow on the tiny generated dataset."""
 
+import json
 import shutil
 import warnings
 
@@ -26,17 +27,25 @@ def finished_run(tmp_path_factory):
 
 def test_run_writes_report_and_metrics(finished_run):
     results = finished_run / "results"
-    table = pd.read_csv(results / "metrics/pseudo_labels.csv")
-    assert table["method"].tolist() == ["cam"]
-    row = table.iloc[0]
-    assert 5 < row["miou"] <= 100
-    assert 0 < row["precision"] <= 1
-    assert row["coverage"] == pytest.approx(1.0)  # with a background class every pixel is labelled
+    table = pd.read_csv(results / "metrics/pseudo_labels.csv").set_index("method")
+    methods = ["cam", "detect", "camseeds_gat", "detect_gat", "detect_gcn", "detect_gat_crf"]
+    assert list(table.index) == [*methods, "oracle_gat_crf"]
+    assert table["miou"].between(1, 100).all() and table["precision"].between(0, 1).all()
+    # With a background class every method but `detect` labels every pixel.
+    assert table.loc["cam", "coverage"] == pytest.approx(1.0)
+    assert table.loc["detect_gat_crf", "coverage"] == pytest.approx(1.0)
+    assert table.loc["detect", "coverage"] < 1.0
+    assert table.loc["detect", "precision"] >= table.loc["cam", "precision"]
+    assert table["reads_weak_masks"].tolist() == [False] * 6 + [True]
     sweep = pd.read_csv(results / "metrics/cam_tau_sweep.csv")
     assert sweep["tau_bg"].tolist() == [0.05, 0.2]
+    theta = json.loads((results / "detect/theta.json").read_text())
+    assert theta["theta"] > 0 and 0 < theta["coverage"] <= 1
+    assert (results / "detect/theta_curve.png").stat().st_size > 1000
     report = (results / "report.md").read_text()
-    assert "| cam " in report and "Time and memory per rule" in report
-    for rule in ("train_classifier", "export_cams", "evaluate_cams"):
+    assert "| detect_gat_crf " in report and "Time and memory per rule" in report
+    assert "theta =" in report
+    for rule in ("train_classifier", "export_cams", "train_clean_model", "correct_labels"):
         assert rule in report
     assert (finished_run / "logs/train_classifier.log").stat().st_size > 0
 
@@ -91,17 +100,20 @@ def test_training_stages_never_read_weak_masks(finished_run, tmp_path):
     config = tmp_path / "weak_masks_deleted.yaml"
     config.write_text(yaml.safe_dump({"dataset": {"kind": "voc", "root": str(copy)}}))
     workdir = tmp_path / "run"
+    # Every stage that makes pseudo labels: classifier, CAMs, clean model, losses, theta,
+    # graphs, GNN correction and CRF.
     snakemake(
         workdir,
-        "results/cams/shard0.zarr",
+        "results/pseudo_labels/detect_gat_crf/shard0",
+        "results/pseudo_labels/camseeds_gat/shard0",
         configfiles=("tests/configs/tiny.yaml", str(config)),
     )
-    assert (workdir / "results/cams/shard0.zarr").is_dir()
+    assert len(
+        list((workdir / "results/pseudo_labels/detect_gat_crf/shard0").glob("*.png"))
+    ) == len(ids_with_role(read_manifest(workdir / "results/data/manifest.csv"), "weak"))
     assert ids_with_role(read_manifest(workdir / "results/data/manifest.csv"), "weak") == weak
     # ...while evaluation, which must read them, reports the missing mask by name.
-    failed = snakemake(
-        workdir, configfiles=("tests/configs/tiny.yaml", str(config)), check=False
-    )
+    failed = snakemake(workdir, configfiles=("tests/configs/tiny.yaml", str(config)), check=False)
     assert failed.returncode != 0
     assert f"{weak[0]}.png" in failed.stderr
 
