@@ -42,7 +42,7 @@ rule correct_labels:
         correct=config["correct"],
         seed=config["seed"],
         shards=config["shards"],
-    threads: per_shard_threads()
+    threads: 1  # the four runs fill the cores in parallel; one OpenMP team each avoids spinning
     resources:
         gpu=1,
     conda:
