@@ -12,6 +12,9 @@ min_version("9.0")
 configfile: os.path.join(workflow.basedir, "config/config.yaml")
 
 
+report: "workflow/report/workflow.rst"
+
+
 validate(config, os.path.join(workflow.basedir, "workflow/schemas/config.schema.yaml"))
 
 
@@ -20,6 +23,7 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/cam.smk"
 include: "workflow/rules/detect.smk"
 include: "workflow/rules/correct.smk"
+include: "workflow/rules/segment.smk"
 include: "workflow/rules/evaluate.smk"
 
 
@@ -27,4 +31,5 @@ rule all:
     input:
         "results/report.md",
         "results/metrics/pseudo_labels.csv",
+        "results/metrics/segmentation.csv",
     default_target: True

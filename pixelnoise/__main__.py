@@ -22,11 +22,26 @@ def _manifest(args: argparse.Namespace) -> None:
     from pixelnoise.data.manifest import build_manifest, write_manifest
     from pixelnoise.data.voc import VocDataset
 
-    manifest = build_manifest(
-        VocDataset(args.root), strong={"count": args.strong}, seed=args.seed
-    )
+    manifest = build_manifest(VocDataset(args.root), strong={"count": args.strong}, seed=args.seed)
     write_manifest(manifest, args.out)
     print(manifest["role"].value_counts().to_string())
+
+
+def _evaluate(args: argparse.Namespace) -> None:
+    from pixelnoise.evaluate_segmentation import evaluate_checkpoint
+
+    row = evaluate_checkpoint(
+        checkpoint=args.checkpoint,
+        data_root=args.data_root,
+        split=args.split,
+        out_dir=args.out,
+        scales=args.scales,
+        flip=args.flip,
+        crf={} if args.crf else None,
+        device=args.device,
+    )
+    print(f"{row['images']} images, pixel accuracy {row['pixel_acc']:.4f}; wrote {args.out}")
+    print(f"mIoU={row['miou']:.2f}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,6 +59,18 @@ def build_parser() -> argparse.ArgumentParser:
     manifest.add_argument("--strong", type=int, default=20, help="size of D_c")
     manifest.add_argument("--seed", type=int, default=0)
     manifest.set_defaults(run=_manifest)
+    evaluate = commands.add_parser(
+        "evaluate", help="evaluate a segmentation checkpoint on a split of a VOC-style folder"
+    )
+    evaluate.add_argument("--checkpoint", required=True, help="a .pt written by training")
+    evaluate.add_argument("--data-root", required=True, help="a VOC-style dataset folder")
+    evaluate.add_argument("--split", default="val", help="ImageSets/Segmentation/<split>.txt")
+    evaluate.add_argument("--out", required=True, help="metrics.csv and predictions/ go here")
+    evaluate.add_argument("--scales", type=float, nargs="+", default=[1.0])
+    evaluate.add_argument("--flip", action="store_true", help="also average the mirror image")
+    evaluate.add_argument("--crf", action="store_true", help="dense CRF with default parameters")
+    evaluate.add_argument("--device", default="auto")
+    evaluate.set_defaults(run=_evaluate)
     return parser
 
 

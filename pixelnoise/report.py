@@ -24,6 +24,17 @@ SUMMARY_COLUMNS = [
 ]
 
 
+SEGMENTATION_COLUMNS = [
+    "method",
+    "split",
+    "images",
+    "miou",
+    "pixel_acc",
+    "trained_on",
+    "reads_weak_masks",
+]
+
+
 def config_hash(config: dict) -> str:
     """Short, order-independent fingerprint of the configuration.
 
@@ -80,6 +91,7 @@ def write_report(*, out_path: str, inputs: dict, config: dict, workflow_dir: str
     clean_history = pd.read_csv(inputs["clean_history"])
     theta = json.loads(Path(inputs["theta"]).read_text())
     curve = pd.read_csv(inputs["theta_curve"])
+    segmentation = pd.read_csv(inputs["segmentation"])
     timings = rule_timings(Path(out_path).parent / "benchmarks")
     dataset = config["dataset"]
     lines = [
@@ -109,16 +121,38 @@ def write_report(*, out_path: str, inputs: dict, config: dict, workflow_dir: str
         "",
         markdown_table(pseudo[[c for c in SUMMARY_COLUMNS if c in pseudo]]),
         "",
+        "## Segmentation network on val",
+        "",
+        "mIoU (%) and pixel accuracy of the final network trained on D_c + each method's pseudo",
+        "labels, next to dc_only (the clean model: D_c alone). Rows with reads_weak_masks = True",
+        "trained on every train mask (an upper bound, not a result).",
+        "",
+        markdown_table(segmentation[[c for c in SEGMENTATION_COLUMNS if c in segmentation]]),
+        "",
+        segmentation_gap(segmentation),
+        "",
+        "### Per-class IoU (%) on val",
+        "",
+        markdown_table(per_class(segmentation)),
+        "",
+        "## Qualitative results",
+        "",
+        "Weak train images; columns: image, ground truth, the pseudo labels of each stage, the",
+        "segmentation network's prediction (void white).",
+        "",
+        f"![qualitative grid]({Path(inputs['figure']).relative_to(Path(out_path).parent)})",
+        "",
         "## Label-noise detection: theta chosen on D_c",
         "",
         f"theta = {theta['theta']:.4g} (rule: {theta['rule']}, target accuracy "
         f"{theta['min_accuracy']}): kept CAM labels on D_c are {100 * theta['accuracy']:.1f}% "
         f"correct and cover {100 * theta['coverage']:.1f}% of the pixels. "
-        "Curve: `detect/theta_curve.png`.",
+        "",
+        "![theta curve](detect/theta_curve.png)",
         "",
         markdown_table(curve.iloc[:: max(1, len(curve) // 10)], floatfmt=".4g"),
         "",
-        "### Per-class IoU (%)",
+        "### Per-class IoU (%) of the pseudo labels",
         "",
         markdown_table(per_class(pseudo)),
         "",
@@ -134,6 +168,21 @@ def write_report(*, out_path: str, inputs: dict, config: dict, workflow_dir: str
     text = "\n".join(lines)
     write_text(out_path, text)
     return text
+
+
+def segmentation_gap(table: pd.DataFrame) -> str:
+    """One sentence: how far each trained method is above the D_c-only baseline."""
+    from pixelnoise.segment import DC_ONLY, READS_WEAK_MASKS
+
+    base = table.loc[table["method"] == DC_ONLY, "miou"]
+    if base.empty:
+        return ""
+    gaps = [
+        f"{row.method} {row.miou - base.iloc[0]:+.2f} points"
+        for row in table.itertuples()
+        if row.method != DC_ONLY and row.method not in READS_WEAK_MASKS
+    ]
+    return f"Gain over dc_only ({base.iloc[0]:.2f}): " + ", ".join(gaps) + "."
 
 
 def per_class(table: pd.DataFrame) -> pd.DataFrame:

@@ -25,9 +25,7 @@ class ASPP(nn.Module):
         def branch(kernel: int, rate: int) -> nn.Sequential:
             pad = 0 if kernel == 1 else rate
             return nn.Sequential(
-                nn.Conv2d(
-                    in_channels, channels, kernel, padding=pad, dilation=rate, bias=False
-                ),
+                nn.Conv2d(in_channels, channels, kernel, padding=pad, dilation=rate, bias=False),
                 nn.BatchNorm2d(channels),
                 nn.ReLU(inplace=True),
             )

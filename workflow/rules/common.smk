@@ -9,6 +9,13 @@ SHARDS = list(range(config["shards"]))
 METHODS = config["methods"]
 CORRECTION_RUNS = ["detect_gat", "detect_gcn", "camseeds_gat", "oracle_gat"]
 CAM_STORES = expand("results/cams/shard{shard}.zarr", shard=SHARDS)
+# Segmentation networks: trained on each listed method's pseudo labels (+ full_gt, an upper
+# bound that reads weak masks); dc_only is the clean model, evaluated as the D_c baseline.
+SEGMENT = config["segment"]
+SEGMENT_TRAINED = SEGMENT["methods"] + (["full_gt"] if SEGMENT["full_gt"] else [])
+SEGMENT_EVALUATED = ["dc_only", *SEGMENT_TRAINED]
+# Stages drawn in the qualitative grid, where the run produces them (pixelnoise/figures.py).
+FIGURE_STAGES = [m for m in ("cam", "detect", "detect_gat", "detect_gat_crf") if m in METHODS]
 LOSS_STORES = expand("results/detect/losses/shard{shard}.zarr", shard=SHARDS)
 
 
@@ -46,3 +53,23 @@ def pseudo_label_inputs(wildcards):
 
 def per_shard_threads():
     return max(1, workflow.cores // len(SHARDS))
+
+
+def segmentation_label_dirs(wildcards):
+    """Pseudo labels a segmentation network trains on (full_gt reads the masks instead)."""
+    if wildcards.method == "full_gt":
+        return []
+    return expand("results/pseudo_labels/{method}/shard{shard}", method=wildcards.method, shard=SHARDS)
+
+
+def segmentation_checkpoint(wildcards):
+    if wildcards.method == "dc_only":
+        return "results/models/clean.pt"
+    return f"results/models/segmentation/{wildcards.method}.pt"
+
+
+def figure_inputs(wildcards=None):
+    inputs = {"manifest": "results/data/manifest.csv"}
+    inputs.update({m: expand("results/pseudo_labels/{m}/shard{s}", m=m, s=SHARDS) for m in FIGURE_STAGES})
+    inputs["checkpoint"] = f"results/models/segmentation/{SEGMENT['methods'][0]}.pt"
+    return inputs

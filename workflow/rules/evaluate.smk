@@ -44,7 +44,7 @@ rule gather_pseudo_label_metrics:
     input:
         expand("results/metrics/pseudo_labels/{method}.csv", method=METHODS),
     output:
-        "results/metrics/pseudo_labels.csv",
+        report("results/metrics/pseudo_labels.csv", category="Pseudo labels"),
     conda:
         CONDA_ENV
     log:
@@ -55,17 +55,40 @@ rule gather_pseudo_label_metrics:
         "../scripts/gather_pseudo_label_metrics.py"
 
 
+rule qualitative_figure:
+    input:
+        dataset_inputs(),
+        unpack(figure_inputs),
+    output:
+        report("results/figures/qualitative.png", category="Qualitative"),
+    params:
+        dataset=DATASET,
+        stages=FIGURE_STAGES,
+        images=SEGMENT["figure_images"],
+        seed=config["seed"],
+    conda:
+        CONDA_ENV
+    log:
+        "logs/qualitative_figure.log",
+    benchmark:
+        "results/benchmarks/qualitative_figure.tsv"
+    script:
+        "../scripts/qualitative_figure.py"
+
+
 rule report:
     input:
         manifest="results/data/manifest.csv",
         pseudo_labels="results/metrics/pseudo_labels.csv",
+        segmentation="results/metrics/segmentation.csv",
+        figure="results/figures/qualitative.png",
         sweep="results/metrics/cam_tau_sweep.csv",
         classifier_history="results/models/classifier_log.csv",
         clean_history="results/models/clean_log.csv",
         theta="results/detect/theta.json",
         theta_curve="results/detect/theta_curve.csv",
     output:
-        "results/report.md",
+        report("results/report.md", category="Summary"),
     conda:
         CONDA_ENV
     log:

@@ -1,0 +1,75 @@
+"""Stage: the final segmentation network (Yi et al. Sec. III-D).
+
+Trained on D_c's ground truth plus the weak images' pseudo labels of one method. Two
+baselines share the table: ``dc_only`` is the clean model itself (D_c alone, Table IV of the
+paper), and ``full_gt`` trains on every train mask — an upper bound that reads weak masks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from pixelnoise.data.palette import load_label_png
+from pixelnoise.errors import DatasetError
+from pixelnoise.stages_common import RunData
+from pixelnoise.train_segmentation import train_segmentation
+
+DC_ONLY = "dc_only"
+FULL_GT = "full_gt"
+#: Segmentation "methods" whose training reads masks of weak images.
+READS_WEAK_MASKS = (FULL_GT,)
+
+
+def training_set(
+    run: RunData, method: str, label_dirs: list[str]
+) -> tuple[list[str], Callable[[str], np.ndarray]]:
+    """Training ids and their label reader: D_c's masks, then pseudo labels (or, for full_gt,
+    the masks) of the weak images."""
+    strong, weak = run.ids("strong"), run.ids("weak")
+    if method == FULL_GT:
+        return strong + weak, run.dataset.read_mask
+    files = {p.stem: p for d in label_dirs for p in Path(d).glob("*.png")}
+    missing = [i for i in weak if i not in files]
+    if missing:
+        raise DatasetError(f"{method}: no pseudo labels for {missing[:5]} in {label_dirs}")
+    strong_set = set(strong)
+
+    def read_labels(image_id: str) -> np.ndarray:
+        # D_c's masks are allowed; a weak image is only ever seen through its pseudo label.
+        if image_id in strong_set:
+            return run.dataset.read_mask(image_id)
+        return load_label_png(files[image_id])
+
+    return strong + weak, read_labels
+
+
+def train_final_segmentation(
+    *,
+    method: str,
+    manifest_path: str,
+    dataset_cfg: dict,
+    label_dirs: list[str],
+    cfg: dict,
+    checkpoint_path: str,
+    log_path: str,
+    seed: int = 0,
+    device: str = "auto",
+) -> list[dict]:
+    run = RunData.load(dataset_cfg, manifest_path)
+    ids, read_labels = training_set(run, method, label_dirs)
+    return train_segmentation(
+        ids=ids,
+        read_image=run.dataset.read_image,
+        read_labels=read_labels,
+        class_names=list(run.dataset.classes.names),
+        background=run.background,
+        cfg=cfg,
+        checkpoint_path=checkpoint_path,
+        log_path=log_path,
+        seed=seed,
+        device=device,
+        description=f"segmentation ({method})",
+    )

@@ -1,0 +1,70 @@
+# The final segmentation network (Yi et al. Sec. III-D) and its evaluation on val.
+# dc_only is the clean model (trained on D_c alone); full_gt reads weak masks (upper bound).
+
+
+rule train_segmentation:
+    input:
+        dataset_inputs(),
+        manifest="results/data/manifest.csv",
+        labels=segmentation_label_dirs,
+    output:
+        model="results/models/segmentation/{method}.pt",
+        history="results/models/segmentation/{method}_log.csv",
+    wildcard_constraints:
+        method="|".join(SEGMENT_TRAINED),
+    params:
+        dataset=DATASET,
+        network=config["segment"]["network"],
+        seed=config["seed"],
+    threads: workflow.cores
+    resources:
+        gpu=1,
+    conda:
+        CONDA_ENV
+    log:
+        "logs/train_segmentation/{method}.log",
+    benchmark:
+        "results/benchmarks/train_segmentation/{method}.tsv"
+    script:
+        "../scripts/train_segmentation.py"
+
+
+rule evaluate_segmentation:
+    input:
+        dataset_inputs(),
+        manifest="results/data/manifest.csv",
+        checkpoint=segmentation_checkpoint,
+    output:
+        directory("results/segmentation/{method}"),
+    wildcard_constraints:
+        method="|".join(SEGMENT_EVALUATED),
+    params:
+        dataset=DATASET,
+        evaluation=config["segment"]["evaluation"],
+        crf=config["crf"] if config["segment"]["evaluation"]["crf"] else None,
+    threads: workflow.cores
+    resources:
+        gpu=1,
+    conda:
+        CONDA_ENV
+    log:
+        "logs/evaluate_segmentation/{method}.log",
+    benchmark:
+        "results/benchmarks/evaluate_segmentation/{method}.tsv"
+    script:
+        "../scripts/evaluate_segmentation.py"
+
+
+rule gather_segmentation_metrics:
+    input:
+        expand("results/segmentation/{method}", method=SEGMENT_EVALUATED),
+    output:
+        report("results/metrics/segmentation.csv", category="Segmentation"),
+    conda:
+        CONDA_ENV
+    log:
+        "logs/gather_segmentation_metrics.log",
+    benchmark:
+        "results/benchmarks/gather_segmentation_metrics.tsv"
+    script:
+        "../scripts/gather_segmentation_metrics.py"

@@ -1,0 +1,5 @@
+from pixelnoise.evaluate_segmentation import gather_segmentation_rows
+from pixelnoise.workflow import rule_context
+
+with rule_context(snakemake) as smk:
+    gather_segmentation_rows(list(smk.input), smk.output[0])
