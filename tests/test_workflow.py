@@ -18,13 +18,6 @@ from pixelnoise.data.voc import VocDataset
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def finished_run(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("run")
-    snakemake(workdir)
-    return workdir
-
-
 def test_run_writes_report_and_metrics(finished_run):
     results = finished_run / "results"
     table = pd.read_csv(results / "metrics/pseudo_labels.csv").set_index("method")
@@ -101,11 +94,12 @@ def test_training_stages_never_read_weak_masks(finished_run, tmp_path):
     config.write_text(yaml.safe_dump({"dataset": {"kind": "voc", "root": str(copy)}}))
     workdir = tmp_path / "run"
     # Every stage that makes pseudo labels: classifier, CAMs, clean model, losses, theta,
-    # graphs, GNN correction and CRF.
+    # graphs, GNN correction, CRF and the segmentation network trained on the result.
     snakemake(
         workdir,
         "results/pseudo_labels/detect_gat_crf/shard0",
         "results/pseudo_labels/camseeds_gat/shard0",
+        "results/models/segmentation/detect_gat_crf.pt",
         configfiles=("tests/configs/tiny.yaml", str(config)),
     )
     assert len(
