@@ -92,7 +92,13 @@ def train_segmentation(
         log_path=log_path,
         description=description,
     )
-    meta = {
+    save_checkpoint(checkpoint_path, model.cpu(), segmentation_meta(cfg, class_names, background))
+    return history
+
+
+def segmentation_meta(cfg: dict, class_names: list[str], background: int | None) -> dict:
+    """What a checkpoint carries so that it can be rebuilt and used without a config."""
+    return {
         "kind": "segmentation",
         "backbone": cfg["backbone"],
         "output_stride": cfg["output_stride"],
@@ -102,8 +108,6 @@ def train_segmentation(
         "mean": list(IMAGENET_MEAN),
         "std": list(IMAGENET_STD),
     }
-    save_checkpoint(checkpoint_path, model.cpu(), meta)
-    return history
 
 
 def load_segmentation(path: str) -> tuple[SegmentationNet, dict]:

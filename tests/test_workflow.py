@@ -2,6 +2,8 @@
 
 import json
 import shutil
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -126,3 +128,58 @@ def test_lint_is_clean(tmp_path):
 def test_dataset_reader_sees_generated_tree(finished_run):
     dataset = VocDataset(finished_run / "results/data/synthetic")
     assert dataset.classes.background == 0 and dataset.classes.names == CLASS_NAMES
+
+
+def _markdown_rows(report: str, heading: str) -> list[list[str]]:
+    """Cells of the first table after ``heading`` in the Markdown report."""
+    section = report.split(heading, 1)[1]
+    lines = [line for line in section.split("\n\n", 3)[2].splitlines() if line.startswith("|")]
+    return [[cell.strip() for cell in line.strip("|").split("|")] for line in lines[2:]]
+
+
+def test_segmentation_table_and_report_match_the_csvs(finished_run):
+    results = finished_run / "results"
+    table = pd.read_csv(results / "metrics/segmentation.csv")
+    assert table["method"].tolist() == ["dc_only", "detect_gat_crf"]
+    assert (table["split"] == "val").all() and (table["images"] == 8).all()
+    assert table["miou"].between(0, 100).all() and table["pixel_acc"].between(0, 1).all()
+    assert {f"iou_{name}" for name in CLASS_NAMES} <= set(table.columns)
+    history = pd.read_csv(results / "models/segmentation/detect_gat_crf_log.csv")
+    assert history["epoch"].tolist() == [1, 2]
+    report = (results / "report.md").read_text()
+    rows = _markdown_rows(report, "## Segmentation network on val")
+    assert [(r[0], float(r[3])) for r in rows] == [
+        (m, round(v, 2)) for m, v in zip(table["method"], table["miou"], strict=True)
+    ]
+    pseudo = pd.read_csv(results / "metrics/pseudo_labels.csv")
+    rows = _markdown_rows(report, "## Pseudo-label quality on the weak set D_n")
+    assert [(r[0], float(r[2])) for r in rows] == [
+        (m, round(v, 2)) for m, v in zip(pseudo["method"], pseudo["miou"], strict=True)
+    ]
+    figure = results / "figures/qualitative.png"
+    assert figure.stat().st_size > 5000 and "figures/qualitative.png" in report
+    predictions = sorted((results / "segmentation/dc_only/predictions").glob("*.png"))
+    assert len(predictions) == 8
+
+
+def test_evaluate_cli_reproduces_the_workflow_on_a_folder_it_never_saw(finished_run, tmp_path):
+    """Copy the val images to a bare folder (no classes.json): the checkpoint is enough."""
+    source = finished_run / "results/data/synthetic"
+    folder = tmp_path / "unseen"
+    val = (source / "ImageSets/Segmentation/val.txt").read_text().split()
+    for sub, ext in (("JPEGImages", "jpg"), ("SegmentationClass", "png")):
+        (folder / sub).mkdir(parents=True)
+        for image_id in val:
+            shutil.copy(source / sub / f"{image_id}.{ext}", folder / sub)
+    (folder / "ImageSets/Segmentation").mkdir(parents=True)
+    (folder / "ImageSets/Segmentation/holdout.txt").write_text("\n".join(val))
+    checkpoint = finished_run / "results/models/segmentation/detect_gat_crf.pt"
+    result = subprocess.run(
+        [sys.executable, "-m", "pixelnoise", "evaluate", "--checkpoint", str(checkpoint),
+         "--data-root", str(folder), "--split", "holdout", "--out", str(tmp_path / "out")],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    table = pd.read_csv(finished_run / "results/metrics/segmentation.csv").set_index("method")
+    expected = table.loc["detect_gat_crf", "miou"]
+    assert result.stdout.strip().splitlines()[-1] == f"mIoU={expected:.2f}"
+    assert len(list((tmp_path / "out/predictions").glob("*.png"))) == len(val)
