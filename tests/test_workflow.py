@@ -183,3 +183,11 @@ def test_evaluate_cli_reproduces_the_workflow_on_a_folder_it_never_saw(finished_
     expected = table.loc["detect_gat_crf", "miou"]
     assert result.stdout.strip().splitlines()[-1] == f"mIoU={expected:.2f}"
     assert len(list((tmp_path / "out/predictions").glob("*.png"))) == len(val)
+
+
+def test_html_report_registers_figures_and_tables(finished_run, tmp_path):
+    html = tmp_path / "report.html"
+    snakemake(finished_run, "--report", str(html))
+    text = html.read_text(errors="replace")
+    for item in ("qualitative.png", "theta_curve.png", "segmentation.csv", "pseudo_labels.csv"):
+        assert item in text
