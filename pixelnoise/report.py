@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pixelnoise.atomic import write_text
+from pixelnoise.atomic import atomic_path, write_text
 from pixelnoise.data.manifest import read_manifest
 
 SUMMARY_COLUMNS = [
@@ -63,26 +63,43 @@ def markdown_table(frame: pd.DataFrame, floatfmt: str = ".2f") -> str:
     return frame.to_markdown(index=False, floatfmt=floatfmt)
 
 
-def rule_timings(benchmark_dir: str | Path) -> pd.DataFrame:
-    """Wall time and peak memory per rule from Snakemake ``benchmark:`` files (shards summed)."""
+def gather_benchmarks(benchmark_dir: str | Path) -> pd.DataFrame:
+    """One row per job from Snakemake ``benchmark:`` files: rule, job (wildcards), seconds,
+    peak RSS (MB), CPU time."""
     rows = []
-    for path in sorted(Path(benchmark_dir).rglob("*.tsv")):
+    # In the order the jobs finished, so the table reads like the pipeline.
+    for path in sorted(Path(benchmark_dir).rglob("*.tsv"), key=lambda p: p.stat().st_mtime):
         bench = pd.read_csv(path, sep="\t")
-        rule = path.relative_to(benchmark_dir).parts[0].removesuffix(".tsv")
+        parts = path.relative_to(benchmark_dir).with_suffix("").parts
         rows.append(
-            {"rule": rule, "seconds": bench["s"].mean(), "max_rss_mb": bench["max_rss"].max()}
+            {
+                "rule": parts[0],
+                "job": "/".join(parts[1:]),
+                "seconds": bench["s"].mean(),
+                "max_rss_mb": bench["max_rss"].max(),
+                "cpu_seconds": bench["cpu_time"].mean(),
+            }
         )
-    if not rows:
-        return pd.DataFrame(columns=["rule", "jobs", "seconds", "max_rss_mb"])
-    frame = pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["rule", "job", "seconds", "max_rss_mb", "cpu_seconds"])
+
+
+def rule_timings(benchmarks: pd.DataFrame) -> pd.DataFrame:
+    """Wall time (summed over a rule's jobs) and peak memory per rule."""
     return (
-        frame.groupby("rule", sort=False)
+        benchmarks.groupby("rule", sort=False)
         .agg(jobs=("seconds", "size"), seconds=("seconds", "sum"), max_rss_mb=("max_rss_mb", "max"))
         .reset_index()
     )
 
 
-def write_report(*, out_path: str, inputs: dict, config: dict, workflow_dir: str | Path) -> str:
+def write_report(
+    *,
+    out_path: str,
+    inputs: dict,
+    config: dict,
+    workflow_dir: str | Path,
+    benchmarks_path: str | None = None,
+) -> str:
     manifest = read_manifest(inputs["manifest"])
     roles = manifest["role"].value_counts()
     pseudo = pd.read_csv(inputs["pseudo_labels"])
@@ -92,7 +109,11 @@ def write_report(*, out_path: str, inputs: dict, config: dict, workflow_dir: str
     theta = json.loads(Path(inputs["theta"]).read_text())
     curve = pd.read_csv(inputs["theta_curve"])
     segmentation = pd.read_csv(inputs["segmentation"])
-    timings = rule_timings(Path(out_path).parent / "benchmarks")
+    benchmarks = gather_benchmarks(Path(out_path).parent / "benchmarks")
+    if benchmarks_path:
+        with atomic_path(benchmarks_path) as tmp:
+            benchmarks.to_csv(tmp, index=False, float_format="%.3f")
+    timings = rule_timings(benchmarks)
     dataset = config["dataset"]
     lines = [
         "# pixelnoise run report",

@@ -191,3 +191,13 @@ def test_html_report_registers_figures_and_tables(finished_run, tmp_path):
     text = html.read_text(errors="replace")
     for item in ("qualitative.png", "theta_curve.png", "segmentation.csv", "pseudo_labels.csv"):
         assert item in text
+
+
+def test_every_rule_is_benchmarked_and_gathered(finished_run):
+    benchmarks = pd.read_csv(finished_run / "results/metrics/benchmarks.csv")
+    rules = set(benchmarks["rule"])
+    expected = {"generate_dataset", "train_classifier", "export_cams", "correct_labels",
+                "pseudo_labels", "train_segmentation", "evaluate_segmentation"}  # fmt: skip
+    assert expected <= rules
+    assert (benchmarks["seconds"] > 0).all() and (benchmarks["max_rss_mb"] > 0).all()
+    assert len(benchmarks[benchmarks["rule"] == "correct_labels"]) == 4  # one job per run

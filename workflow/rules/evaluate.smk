@@ -88,10 +88,14 @@ rule report:
         theta="results/detect/theta.json",
         theta_curve="results/detect/theta_curve.csv",
     output:
-        report("results/report.md", category="Summary"),
+        report=report("results/report.md", category="Summary"),
+        # Every benchmark file of the run so far (the report's own lands after it finishes).
+        benchmarks=report("results/metrics/benchmarks.csv", category="Time and memory"),
     conda:
         CONDA_ENV
     log:
         "logs/report.log",
+    benchmark:
+        "results/benchmarks/report.tsv"
     script:
         "../scripts/write_report.py"

@@ -3,7 +3,8 @@ from pixelnoise.workflow import rule_context
 
 with rule_context(snakemake) as smk:
     write_report(
-        out_path=smk.output[0],
+        out_path=smk.output.report,
+        benchmarks_path=smk.output.benchmarks,
         inputs=dict(smk.input.items()),
         config=smk.config,
         workflow_dir=smk.scriptdir + "/../..",
