@@ -122,4 +122,3 @@ def test_segmentation_table_flags_baselines(tmp_path):
     assert table["reads_weak_masks"].tolist() == [False, False, True]
     assert "clean model" in table.loc[0, "trained_on"]
     assert pd.read_csv(tmp_path / "segmentation.csv")["miou"].tolist() == [40.0, 48.0, 70.0]
-
