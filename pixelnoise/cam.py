@@ -24,6 +24,10 @@ def normalise_cams(cams: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
     return cams / (peak + eps)
 
 
+# oneDNN (mkldnn) CPU convolutions block their sums by thread count, so a map could differ in
+# the last bit between a job with 2 threads and one with 1 (i.e. with `shards`); ATen's own
+# kernels give the same bits with any thread count.
+@torch.backends.mkldnn.flags(enabled=False)
 @torch.no_grad()
 def multiscale_cam(
     model,

@@ -37,6 +37,7 @@ def train_clean_model(
     )
 
 
+@torch.backends.mkldnn.flags(enabled=False)  # the same bits with any thread count (see cam.py)
 @torch.no_grad()
 def predict(model, image: np.ndarray, meta: dict, device) -> tuple[torch.Tensor, torch.Tensor]:
     """Log-probabilities (C x H x W) and backbone features (D x h x w) of one image."""

@@ -14,6 +14,7 @@ restricted to the image's classes. An image without any labelled node keeps its 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from pathlib import Path
 
@@ -39,6 +40,15 @@ RUNS = {  # run -> (supervision, gnn kind)
     "camseeds_gat": ("camseeds", "gat"),
     "oracle_gat": ("oracle", "gat"),
 }
+
+
+def image_key(image_id: str) -> int:
+    """A stable integer per image id: its GNN's seed key, the same in whichever shard it lands.
+
+    >>> image_key("2007_000032") == image_key("2007_000032") != image_key("2007_000033")
+    True
+    """
+    return int.from_bytes(hashlib.sha256(image_id.encode()).digest()[:8], "big")
 
 
 def supervision_labels(
@@ -113,6 +123,7 @@ def correct_labels(
         epochs=cfg["epochs"],
         batch_size=cfg["batch_size"],
         seed=seed,
+        keys=[image_key(row["image_id"]) for row in rows],
         device=str(resolve_device(device)),
     )
     with atomic_path(out_dir, directory=True) as tmp:

@@ -60,8 +60,15 @@ def grouped_matmul(
 
 
 def per_node(batch: GraphBatch, param: torch.Tensor) -> torch.Tensor:
-    """A ``[M, K]`` per-model parameter as ``[N, K]`` (or ``[K]``, broadcast, when ``M = 1``)."""
-    return param[0] if param.shape[0] == 1 else param.index_select(0, batch.graph_of_node)
+    """A ``[M, K]`` per-model parameter as ``[N, K]`` (``[K]``, broadcast, for one shared model).
+
+    Per-image models (a padded batch) always index, even a batch of one graph: the gradient is
+    then summed node by node, in the same order whichever graphs share the batch, where a
+    broadcast's reduction would round differently (a shard's lone graph would not match).
+    """
+    if param.shape[0] == 1 and batch.block_size is None:
+        return param[0]
+    return param.index_select(0, batch.graph_of_node)
 
 
 def _glorot(shape: tuple[int, ...], fan_in: int, fan_out: int, generator: torch.Generator):

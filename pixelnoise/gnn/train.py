@@ -159,17 +159,22 @@ def correct_graphs(
     epochs: int = 40,
     batch_size: int = 32,
     seed: int = 0,
+    keys: Sequence[int] | None = None,
     device: str = "cpu",
 ) -> list[np.ndarray | None]:
     """Per-graph node class probabilities (``N x num_classes`` float32), ``None`` for a graph
     without any clean label (not trained; the caller falls back to its CAM labels).
 
     ``mode="per_image"``: every graph gets its own model (Yi et al.), initialised from
-    ``derive_seed(seed, index in graphs)``; ``batch_size`` graphs are trained jointly on the sum
-    of their losses, which keeps them independent because no parameter is shared (Adam is
-    elementwise). A graph's result therefore does not depend on the other graphs or on
-    ``batch_size`` (up to float rounding). Features are standardised per graph and dimension, as
-    the feature scale differs between images.
+    ``derive_seed(seed, keys[i])`` for graph ``i`` (``keys``: non-negative integers naming the
+    graphs, e.g. from image ids, so that a graph's model does not depend on its place in the
+    list; default its index); ``batch_size`` graphs are trained jointly on the sum of their
+    losses, which keeps them independent because no parameter is shared (Adam is elementwise).
+    A graph's result therefore does not depend on the other graphs or on ``batch_size``: on CPU
+    not even in the last bit (per-model gradients are summed graph by graph, see
+    ``layers.per_node``), except for graphs of a few nodes, whose tiny matrix products ATen
+    computes with a kernel chosen by the size of the batch's largest graph. Features are
+    standardised per graph and dimension, as the feature scale differs between images.
 
     ``mode="shared"``: one model for all graphs, trained for ``epochs`` passes over chunks of
     ``batch_size`` graphs (one Adam step per chunk, chunk order shuffled each epoch), then
@@ -187,6 +192,9 @@ def correct_graphs(
     if epochs < 0 or batch_size < 1:
         raise ValueError(f"need epochs >= 0 and batch_size >= 1, got {epochs} and {batch_size}")
     _validate(graphs, num_classes)
+    keys = list(range(len(graphs))) if keys is None else [int(k) for k in keys]
+    if len(keys) != len(graphs):
+        raise ValueError(f"{len(keys)} keys for {len(graphs)} graphs")
     results: list[np.ndarray | None] = [None] * len(graphs)
     todo = []
     for i, g in enumerate(graphs):
@@ -212,7 +220,7 @@ def correct_graphs(
     if mode == "per_image":
         for indices in chunks:
             chunk = _make_chunk(graphs, indices, num_classes, device, stats=None, pad=True)
-            seeds = [derive_seed(seed, i) for i in indices]
+            seeds = [derive_seed(seed, keys[i]) for i in indices]
             classes = [sorted(set(graphs[i].allowed)) for i in indices]
             model = build_gnn(
                 kind,

@@ -9,6 +9,7 @@ rule train_classifier:
         dataset=DATASET,
         classifier=config["classifier"],
         seed=config["seed"],
+        code=package_code("train_classifier.py"),
     threads: workflow.cores
     resources:
         gpu=1,
@@ -35,6 +36,7 @@ rule export_cams:
         scales=config["cam"]["scales"],
         flip=config["cam"]["flip"],
         shards=config["shards"],
+        code=package_code("export_cams.py"),
     threads: per_shard_threads()
     resources:
         gpu=1,

@@ -1,5 +1,11 @@
 # Shared values and input functions. Parameters reach rules through `params:` so that
 # Snakemake's rerun triggers see them; device and paths of logs do not (they change no result).
+# `params: code=package_code("<script>")` does the same for the package's source (see below).
+
+import ast
+import hashlib
+from functools import cache
+from pathlib import Path
 
 DATASET = config["dataset"]
 # For `--software-deployment-method conda`; `make install` sets up the same stack in .venv.
@@ -73,3 +79,64 @@ def figure_inputs(wildcards=None):
     inputs.update({m: expand("results/pseudo_labels/{m}/shard{s}", m=m, s=SHARDS) for m in FIGURE_STAGES})
     inputs["checkpoint"] = f"results/models/segmentation/{SEGMENT['methods'][0]}.pt"
     return inputs
+
+
+# Snakemake's `code` trigger sees only the thin script in workflow/scripts/; the logic lives in
+# the package. A rule's `code` param is a hash of its script and of every package module the
+# script imports, directly or through other modules, so editing e.g. pixelnoise/gnn/train.py
+# reruns correct_labels and what follows, and nothing upstream. Parsed once per file (ms).
+PACKAGE = "pixelnoise"
+REPOSITORY = Path(workflow.basedir).resolve()
+
+
+def _module_file(name):
+    """The source file of module ``name`` of the package in this repository, or None."""
+    parts = name.split(".")
+    if parts[0] != PACKAGE:
+        return None
+    base = REPOSITORY.joinpath(*parts)
+    for path in (base.with_suffix(".py"), base / "__init__.py"):
+        if path.is_file():
+            return path
+    return None
+
+
+@cache
+def _imported_files(path):
+    """Package files that ``path`` imports (anywhere in it), with their parent packages."""
+    own = path.relative_to(REPOSITORY).with_suffix("").parts
+    names = set()
+    for node in ast.walk(ast.parse(path.read_bytes(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            name = node.module or ""
+            if node.level:  # relative: from the package of `path`
+                name = ".".join([*own[: -node.level], *([name] if name else [])])
+            names.add(name)
+            names.update(f"{name}.{alias.name}" for alias in node.names)  # submodules
+    files = set()
+    for name in names:
+        parts = name.split(".")
+        for end in range(1, len(parts) + 1):  # importing a.b.c runs a and a.b too
+            found = _module_file(".".join(parts[:end]))
+            if found is not None:
+                files.add(found)
+    return frozenset(files)
+
+
+@cache
+def package_code(script):
+    """A hash of workflow/scripts/``script`` and the package modules it (transitively) imports."""
+    todo = [REPOSITORY / "workflow/scripts" / script]
+    seen = set()
+    while todo:
+        path = todo.pop()
+        if path not in seen:
+            seen.add(path)
+            todo.extend(_imported_files(path))
+    digest = hashlib.sha256()
+    for path in sorted(seen):
+        digest.update(path.relative_to(REPOSITORY).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]

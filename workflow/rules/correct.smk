@@ -13,6 +13,7 @@ rule build_graphs:
         dataset=DATASET,
         graph=config["graph"],
         shards=config["shards"],
+        code=package_code("build_graphs.py"),
     threads: per_shard_threads()
     resources:
         gpu=1,
@@ -42,6 +43,7 @@ rule correct_labels:
         correct=config["correct"],
         seed=config["seed"],
         shards=config["shards"],
+        code=package_code("correct_labels.py"),
     threads: 1  # the four runs fill the cores in parallel; one OpenMP team each avoids spinning
     resources:
         gpu=1,
@@ -65,6 +67,7 @@ rule pseudo_labels:
         tau_bg=config["cam"]["tau_bg"],
         crf=lambda wildcards: config["crf"] if wildcards.method.endswith("_crf") else None,
         shards=config["shards"],
+        code=package_code("pseudo_labels.py"),
     threads: per_shard_threads()
     conda:
         CONDA_ENV

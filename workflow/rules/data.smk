@@ -5,6 +5,7 @@ if DATASET["kind"] == "synthetic":
             directory(DATASET["root"]),
         params:
             synthetic=DATASET["synthetic"],
+            code=package_code("generate_dataset.py"),
         conda:
             CONDA_ENV
         log:
@@ -23,6 +24,7 @@ rule build_manifest:
     params:
         dataset=DATASET,
         split=config["split"],
+        code=package_code("build_manifest.py"),
     conda:
         CONDA_ENV
     log:

@@ -12,6 +12,7 @@ rule train_clean_model:
         dataset=DATASET,
         clean_model=config["clean_model"],
         seed=config["seed"],
+        code=package_code("train_clean_model.py"),
     threads: workflow.cores
     resources:
         gpu=1,
@@ -37,6 +38,7 @@ rule score_pixels:
         dataset=DATASET,
         tau_bg=config["cam"]["tau_bg"],
         shards=config["shards"],
+        code=package_code("score_pixels.py"),
     threads: per_shard_threads()
     resources:
         gpu=1,
@@ -64,6 +66,7 @@ rule select_theta:
         dataset=DATASET,
         tau_bg=config["cam"]["tau_bg"],
         detect=config["detect"],
+        code=package_code("select_theta.py"),
     conda:
         CONDA_ENV
     log:

@@ -11,6 +11,7 @@ rule cam_threshold_sweep:
     params:
         dataset=DATASET,
         sweep=config["cam"]["tau_bg_sweep"],
+        code=package_code("cam_threshold_sweep.py"),
     conda:
         CONDA_ENV
     log:
@@ -30,6 +31,7 @@ rule evaluate_pseudo_labels:
         "results/metrics/pseudo_labels/{method}.csv",
     params:
         dataset=DATASET,
+        code=package_code("evaluate_pseudo_labels.py"),
     conda:
         CONDA_ENV
     log:
@@ -45,6 +47,8 @@ rule gather_pseudo_label_metrics:
         expand("results/metrics/pseudo_labels/{method}.csv", method=METHODS),
     output:
         report("results/metrics/pseudo_labels.csv", category="Pseudo labels"),
+    params:
+        code=package_code("gather_pseudo_label_metrics.py"),
     conda:
         CONDA_ENV
     log:
@@ -66,6 +70,7 @@ rule qualitative_figure:
         stages=FIGURE_STAGES,
         images=SEGMENT["figure_images"],
         seed=config["seed"],
+        code=package_code("qualitative_figure.py"),
     conda:
         CONDA_ENV
     log:
@@ -91,6 +96,9 @@ rule report:
         report=report("results/report.md", category="Summary"),
         # Every benchmark file of the run so far (the report's own lands after it finishes).
         benchmarks=report("results/metrics/benchmarks.csv", category="Time and memory"),
+    params:
+        config=config,  # the report states the configuration
+        code=package_code("write_report.py"),
     conda:
         CONDA_ENV
     log:

@@ -16,6 +16,7 @@ rule train_segmentation:
         dataset=DATASET,
         network=config["segment"]["network"],
         seed=config["seed"],
+        code=package_code("train_segmentation.py"),
     threads: workflow.cores
     resources:
         gpu=1,
@@ -42,6 +43,7 @@ rule evaluate_segmentation:
         dataset=DATASET,
         evaluation=config["segment"]["evaluation"],
         crf=config["crf"] if config["segment"]["evaluation"]["crf"] else None,
+        code=package_code("evaluate_segmentation.py"),
     threads: workflow.cores
     resources:
         gpu=1,
@@ -60,6 +62,8 @@ rule gather_segmentation_metrics:
         expand("results/segmentation/{method}", method=SEGMENT_EVALUATED),
     output:
         report("results/metrics/segmentation.csv", category="Segmentation"),
+    params:
+        code=package_code("gather_segmentation_metrics.py"),
     conda:
         CONDA_ENV
     log:
