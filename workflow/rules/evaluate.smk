@@ -71,6 +71,8 @@ rule qualitative_figure:
         images=SEGMENT["figure_images"],
         seed=config["seed"],
         code=package_code("qualitative_figure.py"),
+    resources:
+        gpu=1,  # runs the segmentation network
     conda:
         CONDA_ENV
     log:
