@@ -60,3 +60,14 @@ def test_strong_set_takes_exactly_one_rule():
     config["split"]["strong"] = {"count": 3, "fraction": 0.1}
     with pytest.raises(WorkflowError):
         validate(config, str(SCHEMA))
+
+
+def test_full_gt_baseline_is_planned_when_enabled(tmp_path):
+    from workflow_runner import snakemake
+
+    flag = tmp_path / "full_gt.yaml"
+    flag.write_text("segment:\n  full_gt: true\n")
+    result = snakemake(tmp_path, "--dry-run", configfiles=("tests/configs/tiny.yaml", str(flag)))
+    out = result.stdout + result.stderr
+    assert "results/models/segmentation/full_gt.pt" in out
+    assert "results/segmentation/full_gt" in out

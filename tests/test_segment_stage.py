@@ -122,3 +122,28 @@ def test_segmentation_table_flags_baselines(tmp_path):
     assert table["reads_weak_masks"].tolist() == [False, False, True]
     assert "clean model" in table.loc[0, "trained_on"]
     assert pd.read_csv(tmp_path / "segmentation.csv")["miou"].tolist() == [40.0, 48.0, 70.0]
+
+
+def test_full_gt_trains_on_every_train_mask(tmp_path):
+    root = tmp_path / "data"
+    generate_dataset(root, seed=2, n_train=5, n_val=1, size_range=(40, 48))
+    write_manifest(build_manifest(VocDataset(root), strong={"count": 2}, progress=False),
+                   root / "manifest.csv")  # fmt: skip
+    run = RunData.load({"root": str(root)}, str(root / "manifest.csv"))
+    ids, read_labels = training_set(run, "full_gt", [])
+    assert ids == run.ids("strong") + run.ids("weak") and len(ids) == 5
+    weak = run.ids("weak")[0]
+    assert np.array_equal(read_labels(weak), run.dataset.read_mask(weak))
+
+
+def test_crf_option_refines_predictions():
+    from pixelnoise.inference import predict_labels
+
+    model = SegmentationNet(NET["backbone"], 2, NET["output_stride"], NET["head"]).eval()
+    image = np.zeros((32, 32, 3), np.uint8)
+    image[:, 16:] = 255
+    meta = segmentation_meta(NET, ["a", "b"], None)
+    plain = predict_labels(model, image, meta, scales=(1.0, 0.5), flip=True)
+    refined = predict_labels(model, image, meta, crf={"iterations": 5})
+    assert plain.shape == refined.shape == (32, 32) and refined.dtype == np.uint8
+    assert set(np.unique(refined)) <= {0, 1}
