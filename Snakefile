@@ -30,7 +30,6 @@ include: "workflow/rules/evaluate.smk"
 # Cheap gathering steps run in the main process, not as cluster jobs.
 localrules:
     all,
-    gather_pseudo_label_metrics,
     gather_segmentation_metrics,
     report,
 

@@ -72,32 +72,34 @@ def cam_threshold_sweep(
     return pd.DataFrame(rows)
 
 
-def evaluate_method(
-    *, method: str, manifest_path: str, dataset_cfg: dict, label_dirs: list[str], out: str
-) -> dict:
-    """Score one method's PNG pseudo labels; count images that fell back to CAM labels."""
+def evaluate_methods(
+    *, label_dirs: dict[str, list[str]], manifest_path: str, dataset_cfg: dict, out: str
+) -> pd.DataFrame:
+    """Score every method's PNG pseudo labels (``label_dirs``: method -> shard directories),
+    reading each weak mask once; count images that fell back to CAM labels. One row per
+    method, in the order given, to ``out``."""
     run = RunData.load(dataset_cfg, manifest_path)
-    files = {p.stem: p for d in label_dirs for p in Path(d).glob("*.png")}
     ids = run.ids("weak")
-    missing = sorted(set(ids) - set(files))
-    if missing:
-        raise FileNotFoundError(f"{method}: no pseudo labels for {missing[:5]} in {label_dirs}")
-    matrix = score_label_maps(run.dataset, ids, {method: lambda i: load_label_png(files[i])})
-    summaries = [pd.read_csv(Path(d) / "summary.csv") for d in label_dirs]
-    fallbacks = int(sum(s["fallback"].sum() for s in summaries))
-    row = {
-        "method": method,
-        "images": len(ids),
-        **matrix[method].summary(list(run.dataset.classes.names)),
-        "cam_fallbacks": fallbacks,
-        "reads_weak_masks": method.startswith(USES_WEAK_MASKS),
-    }
-    write_rows([row], out)
-    return row
-
-
-def gather_rows(paths: list[str], out_path: str) -> pd.DataFrame:
-    """Concatenate one-row-per-method CSVs into the pseudo-label table."""
-    table = pd.concat([pd.read_csv(p) for p in paths], ignore_index=True)
-    write_rows(table.to_dict("records"), out_path)
-    return table
+    predictors = {}
+    for method, dirs in label_dirs.items():
+        files = {p.stem: p for d in dirs for p in Path(d).glob("*.png")}
+        missing = sorted(set(ids) - set(files))
+        if missing:
+            raise FileNotFoundError(f"{method}: no pseudo labels for {missing[:5]} in {dirs}")
+        predictors[method] = lambda image_id, files=files: load_label_png(files[image_id])
+    matrices = score_label_maps(run.dataset, ids, predictors, "pseudo labels")
+    names = list(run.dataset.classes.names)
+    rows = []
+    for method, dirs in label_dirs.items():
+        summaries = [pd.read_csv(Path(d) / "summary.csv") for d in dirs]
+        rows.append(
+            {
+                "method": method,
+                "images": len(ids),
+                **matrices[method].summary(names),
+                "cam_fallbacks": int(sum(s["fallback"].sum() for s in summaries)),
+                "reads_weak_masks": method.startswith(USES_WEAK_MASKS),
+            }
+        )
+    write_rows(rows, out)
+    return pd.DataFrame(rows)

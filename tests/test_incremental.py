@@ -87,11 +87,10 @@ def assert_plan(planned: list[str], expected: set[str]) -> None:
     )
 
 
-def downstream_of_pseudo_labels(methods) -> set[str]:
+def downstream_of_pseudo_labels() -> set[str]:
     """Jobs after the pseudo labels of ``methods`` (the final network trains on detect_gat_crf)."""
     return {
-        *(job("evaluate_pseudo_labels", method=m) for m in methods),
-        "gather_pseudo_label_metrics",
+        "evaluate_pseudo_labels",  # one job scores every method
         job("train_segmentation", method="detect_gat_crf"),
         job("evaluate_segmentation", method="detect_gat_crf"),
         "gather_segmentation_metrics",
@@ -104,7 +103,7 @@ def downstream_of_pseudo_labels(methods) -> set[str]:
 AFTER_CORRECTION = {
     *(job("correct_labels", run=r, shard=0) for r in RUNS),
     *(job("pseudo_labels", method=m, shard=0) for m in GNN_METHODS),
-    *downstream_of_pseudo_labels(GNN_METHODS),
+    *downstream_of_pseudo_labels(),
 }
 
 
@@ -153,7 +152,7 @@ def test_cam_scales_rerun_cams_and_what_follows_but_not_the_classifier(finished_
         "cam_threshold_sweep",
         *AFTER_CORRECTION,
         *(job("pseudo_labels", method=m, shard=0) for m in ("cam", "detect")),
-        *downstream_of_pseudo_labels(METHODS),
+        *downstream_of_pseudo_labels(),
     }
     # Not generate_dataset, build_manifest, train_classifier, train_clean_model, build_graphs.
     assert_plan(planned, expected)
@@ -181,7 +180,7 @@ CODE_EDITS = {
     "pixelnoise/gnn/train.py": {
         *AFTER_CORRECTION,
         *(job("pseudo_labels", method=m, shard=0) for m in ("cam", "detect")),
-        *downstream_of_pseudo_labels(METHODS),
+        *downstream_of_pseudo_labels(),
     },
     "pixelnoise/build_graphs.py": {job("build_graphs", shard=0), *AFTER_CORRECTION},
     "pixelnoise/__main__.py": set(),  # the CLI: no rule imports it

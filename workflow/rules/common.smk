@@ -61,6 +61,11 @@ def per_shard_threads():
     return max(1, workflow.cores // len(SHARDS))
 
 
+def pseudo_label_dirs(wildcards=None):
+    """Every scored method's pseudo-label directories, keyed by method."""
+    return {m: expand("results/pseudo_labels/{m}/shard{s}", m=m, s=SHARDS) for m in METHODS}
+
+
 def segmentation_label_dirs(wildcards):
     """Pseudo labels a segmentation network trains on (full_gt reads the masks instead)."""
     if wildcards.method == "full_gt":

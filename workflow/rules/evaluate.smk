@@ -23,40 +23,26 @@ rule cam_threshold_sweep:
 
 
 rule evaluate_pseudo_labels:
+    # One job for all methods: each weak mask is read once, and a job start-up costs more
+    # than scoring one method.
     input:
+        unpack(pseudo_label_dirs),
         dataset_inputs(),
         manifest="results/data/manifest.csv",
-        labels=expand("results/pseudo_labels/{{method}}/shard{shard}", shard=SHARDS),
     output:
-        "results/metrics/pseudo_labels/{method}.csv",
+        report("results/metrics/pseudo_labels.csv", category="Pseudo labels"),
     params:
         dataset=DATASET,
+        methods=METHODS,
         code=package_code("evaluate_pseudo_labels.py"),
     conda:
         CONDA_ENV
     log:
-        "logs/evaluate_pseudo_labels/{method}.log",
+        "logs/evaluate_pseudo_labels.log",
     benchmark:
-        "results/benchmarks/evaluate_pseudo_labels/{method}.tsv"
+        "results/benchmarks/evaluate_pseudo_labels.tsv"
     script:
         "../scripts/evaluate_pseudo_labels.py"
-
-
-rule gather_pseudo_label_metrics:
-    input:
-        expand("results/metrics/pseudo_labels/{method}.csv", method=METHODS),
-    output:
-        report("results/metrics/pseudo_labels.csv", category="Pseudo labels"),
-    params:
-        code=package_code("gather_pseudo_label_metrics.py"),
-    conda:
-        CONDA_ENV
-    log:
-        "logs/gather_pseudo_label_metrics.log",
-    benchmark:
-        "results/benchmarks/gather_pseudo_label_metrics.tsv"
-    script:
-        "../scripts/gather_pseudo_label_metrics.py"
 
 
 rule qualitative_figure:
