@@ -58,7 +58,7 @@ rule qualitative_figure:
         seed=config["seed"],
         code=package_code("qualitative_figure.py"),
     resources:
-        gpu=1,  # runs the segmentation network
+        gpu=1,
     conda:
         CONDA_ENV
     log:
