@@ -10,7 +10,7 @@ rule train_classifier:
         classifier=config["classifier"],
         seed=config["seed"],
         code=package_code("train_classifier.py"),
-    threads: workflow.cores
+    threads: half_the_cores()  # beside train_clean_model: small nets scale poorly over threads
     resources:
         gpu=1,
     conda:

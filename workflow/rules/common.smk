@@ -145,3 +145,9 @@ def package_code(script):
         digest.update(path.relative_to(REPOSITORY).as_posix().encode() + b"\0")
         digest.update(path.read_bytes() + b"\0")
     return digest.hexdigest()[:16]
+
+
+def half_the_cores():
+    """Threads of each of the two independent trainings (classifier, clean model), so that
+    they run side by side: on a few cores that beats running them one after the other."""
+    return max(1, workflow.cores // 2)

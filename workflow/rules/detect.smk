@@ -13,7 +13,7 @@ rule train_clean_model:
         clean_model=config["clean_model"],
         seed=config["seed"],
         code=package_code("train_clean_model.py"),
-    threads: workflow.cores
+    threads: half_the_cores()  # runs beside train_classifier
     resources:
         gpu=1,
     conda:
