@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from pixelnoise.data.transforms import VOID, resize_image, to_tensor
+from pixelnoise.threads import single_thread
 
 
 def normalise_cams(cams: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
@@ -24,10 +25,7 @@ def normalise_cams(cams: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
     return cams / (peak + eps)
 
 
-# oneDNN (mkldnn) CPU convolutions block their sums by thread count, so a map could differ in
-# the last bit between a job with 2 threads and one with 1 (i.e. with `shards`); ATen's own
-# kernels give the same bits with any thread count.
-@torch.backends.mkldnn.flags(enabled=False)
+@torch.backends.mkldnn.flags(enabled=False)  # the same bits with any thread count (see threads)
 @torch.no_grad()
 def multiscale_cam(
     model,
@@ -57,8 +55,9 @@ def multiscale_cam(
         cams = model.cam(batch)[:, index]
         if flip:
             cams = cams[:1] + cams[1:].flip(-1)
-        cams = F.interpolate(cams, size=(height, width), mode="bilinear", align_corners=False)
-        total += F.relu(cams[0])
+        with single_thread():
+            cams = F.interpolate(cams, size=(height, width), mode="bilinear", align_corners=False)
+            total += F.relu(cams[0])
     return normalise_cams(total).cpu().numpy()
 
 

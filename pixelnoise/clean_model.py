@@ -8,6 +8,7 @@ import torch.nn.functional as F
 
 from pixelnoise.data.transforms import to_tensor
 from pixelnoise.stages_common import RunData
+from pixelnoise.threads import single_thread
 from pixelnoise.train_segmentation import train_segmentation
 
 
@@ -37,10 +38,12 @@ def train_clean_model(
     )
 
 
-@torch.backends.mkldnn.flags(enabled=False)  # the same bits with any thread count (see cam.py)
+@torch.backends.mkldnn.flags(enabled=False)  # the same bits with any thread count (see threads)
 @torch.no_grad()
 def predict(model, image: np.ndarray, meta: dict, device) -> tuple[torch.Tensor, torch.Tensor]:
     """Log-probabilities (C x H x W) and backbone features (D x h x w) of one image."""
     batch = to_tensor(image, meta["mean"], meta["std"])[None].to(device)
-    logits, features = model.forward_with_features(batch)
-    return F.log_softmax(logits[0], dim=0).cpu(), features[0].cpu()
+    logits, features = model.strided_logits_with_features(batch)
+    with single_thread():
+        logits = F.interpolate(logits, size=image.shape[:2], mode="bilinear", align_corners=False)
+        return F.log_softmax(logits[0], dim=0).cpu(), features[0].cpu()

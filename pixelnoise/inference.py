@@ -19,6 +19,7 @@ import torch.nn.functional as F
 
 from pixelnoise.crf import dense_crf
 from pixelnoise.data.transforms import resize_image, to_tensor
+from pixelnoise.threads import single_thread
 
 
 @torch.no_grad()
@@ -39,12 +40,13 @@ def predict_probabilities(
         batch = to_tensor(resize_image(image, h, w), meta["mean"], meta["std"])[None].to(device)
         if flip:
             batch = torch.cat([batch, batch.flip(-1)])
-        logits = model(batch)
+        logits = model.strided_logits_with_features(batch)[0]
         if flip:
             logits = torch.stack([logits[0], logits[1].flip(-1)])
-        logits = F.interpolate(logits, size=(height, width), mode="bilinear", align_corners=False)
-        probs = F.softmax(logits, dim=1).mean(0)
-        total = probs if total is None else total + probs
+        with single_thread():
+            logits = F.interpolate(logits, (height, width), mode="bilinear", align_corners=False)
+            probs = F.softmax(logits, dim=1).mean(0)
+            total = probs if total is None else total + probs
     return (total / len(scales)).cpu().numpy()
 
 

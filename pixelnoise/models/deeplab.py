@@ -93,7 +93,12 @@ class SegmentationNet(nn.Module):
 
     def forward_with_features(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Logits at input size and the backbone features they came from (one pass)."""
-        features = self.backbone(images)
-        logits = self.classifier(self.head(features))
+        logits, features = self.strided_logits_with_features(images)
         logits = F.interpolate(logits, size=images.shape[-2:], mode="bilinear", align_corners=False)
         return logits, features
+
+    def strided_logits_with_features(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Logits at the output stride (for callers that upsample them themselves) and the
+        backbone features they came from."""
+        features = self.backbone(images)
+        return self.classifier(self.head(features)), features
