@@ -68,7 +68,7 @@ rule pseudo_labels:
         crf=lambda wildcards: config["crf"] if wildcards.method.endswith("_crf") else None,
         shards=config["shards"],
         code=package_code("pseudo_labels.py"),
-    threads: per_shard_threads()
+    threads: 1  # label maps and the dense CRF run on one core: methods fill the cores in parallel
     conda:
         CONDA_ENV
     log:
