@@ -61,16 +61,21 @@ def per_shard_threads():
     return max(1, workflow.cores // len(SHARDS))
 
 
+def method_label_dirs(method):
+    """The shard directories of one method's pseudo labels."""
+    return expand("results/pseudo_labels/{method}/shard{shard}", method=method, shard=SHARDS)
+
+
 def pseudo_label_dirs(wildcards=None):
     """Every scored method's pseudo-label directories, keyed by method."""
-    return {m: expand("results/pseudo_labels/{m}/shard{s}", m=m, s=SHARDS) for m in METHODS}
+    return {method: method_label_dirs(method) for method in METHODS}
 
 
 def segmentation_label_dirs(wildcards):
     """Pseudo labels a segmentation network trains on (full_gt reads the masks instead)."""
     if wildcards.method == "full_gt":
         return []
-    return expand("results/pseudo_labels/{method}/shard{shard}", method=wildcards.method, shard=SHARDS)
+    return method_label_dirs(wildcards.method)
 
 
 def segmentation_checkpoint(wildcards):
@@ -81,7 +86,7 @@ def segmentation_checkpoint(wildcards):
 
 def figure_inputs(wildcards=None):
     inputs = {"manifest": "results/data/manifest.csv"}
-    inputs.update({m: expand("results/pseudo_labels/{m}/shard{s}", m=m, s=SHARDS) for m in FIGURE_STAGES})
+    inputs.update({method: method_label_dirs(method) for method in FIGURE_STAGES})
     inputs["checkpoint"] = f"results/models/segmentation/{SEGMENT['methods'][0]}.pt"
     return inputs
 
