@@ -23,23 +23,17 @@ import pandas as pd
 
 from pixelnoise.arraystore import ArrayReader
 from pixelnoise.atomic import atomic_path
-from pixelnoise.cam import cam_seeds
+from pixelnoise.cam_labels import cam_seeds
 from pixelnoise.detect import clean_mask
 from pixelnoise.device import resolve_device
 from pixelnoise.errors import ConfigError
 from pixelnoise.gnn import GraphInput, correct_graphs
 from pixelnoise.graphs import VOID, SuperpixelGraph, majority_vote
+from pixelnoise.methods import CORRECTION_RUNS
 from pixelnoise.select_theta import load_theta
 from pixelnoise.stages_common import RunData
 
 log = logging.getLogger(__name__)
-
-RUNS = {  # run -> (supervision, gnn kind)
-    "detect_gat": ("detect", "gat"),
-    "detect_gcn": ("detect", "gcn"),
-    "camseeds_gat": ("camseeds", "gat"),
-    "oracle_gat": ("oracle", "gat"),
-}
 
 
 def image_key(image_id: str) -> int:
@@ -83,9 +77,11 @@ def correct_labels(
     device: str = "auto",
 ) -> pd.DataFrame:
     """Node class probabilities per weak image (``<id>.npz``) and ``summary.csv``."""
-    if run_name not in RUNS:
-        raise ConfigError(f"unknown correction run {run_name!r}; choose one of {sorted(RUNS)}")
-    source, kind = RUNS[run_name]
+    if run_name not in CORRECTION_RUNS:
+        raise ConfigError(
+            f"unknown correction run {run_name!r}; choose one of {sorted(CORRECTION_RUNS)}"
+        )
+    source, kind = CORRECTION_RUNS[run_name]
     run = RunData.load(dataset_cfg, manifest_path)
     cams, losses = ArrayReader(cam_paths), ArrayReader(loss_paths)
     theta = load_theta(theta_path)

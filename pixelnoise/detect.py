@@ -1,10 +1,10 @@
 """Label-noise detection (Yi et al., Sec. III-B): small-loss CAM labels are taken as clean.
 
 A clean model C, trained on the strongly labelled split D_c, scores every CAM pseudo-label by
-its cross-entropy under C's prediction (eq. 2). Labels with loss below a threshold θ are kept
-as clean supervision for the GAT; the rest become VOID. θ is chosen on D_c, where ground truth
-is known, by trading the accuracy of the kept labels (quality) against the fraction kept
-(quantity) — the paper's Fig. 5.
+its cross-entropy under C's prediction (eq. 2, ``pixelnoise.score_pixels``). Labels with loss
+below a threshold θ are kept as clean supervision for the GAT; the rest become VOID. θ is
+chosen on D_c, where ground truth is known, by trading the accuracy of the kept labels
+(quality) against the fraction kept (quantity) — the paper's Fig. 5.
 
 >>> import numpy as np
 >>> losses = [np.array([[0.01, 0.5], [2.0, np.nan]])]
@@ -29,42 +29,10 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-import torch
-import torch.nn.functional as F
 
 from pixelnoise.atomic import atomic_path
 from pixelnoise.errors import ConfigError, PixelnoiseError
 from pixelnoise.metrics import VOID
-
-
-def pixel_losses(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Eq. 2: per-pixel cross-entropy -log softmax(logits)[label]; NaN where the label is VOID.
-
-    ``logits`` N x C x H x W, ``labels`` N x H x W integers. Returns float32 N x H x W on the
-    logits' device. NaN (not 0, as ``ignore_index`` would give) so that an unlabelled pixel can
-    never pass a ``loss < θ`` test.
-
-    >>> logits = torch.tensor([[[[2.0, 0.0]], [[0.0, 0.0]]]])     # N=1, C=2, H=1, W=2
-    >>> pixel_losses(logits, torch.tensor([[[0, 255]]])).tolist()
-    [[[0.12692804634571075, nan]]]
-    """
-    if logits.ndim != 4 or labels.ndim != 3:
-        raise ValueError(
-            f"expected logits N x C x H x W and labels N x H x W, got {tuple(logits.shape)} "
-            f"and {tuple(labels.shape)}"
-        )
-    n, c, h, w = logits.shape
-    if tuple(labels.shape) != (n, h, w):
-        raise ValueError(f"labels {tuple(labels.shape)} do not match logits {tuple(logits.shape)}")
-    labels = labels.to(device=logits.device, dtype=torch.long)
-    void = labels == VOID
-    if ((labels < 0) | ((labels >= c) & ~void)).any():
-        raise ValueError(f"labels must be in 0..{c - 1} or {VOID} (void)")
-    # Upcast first: half-precision log_softmax loses the small losses that θ (~1e-3) separates.
-    log_probs = F.log_softmax(logits.float(), dim=1)
-    safe = labels.masked_fill(void, 0)  # any valid index; overwritten with NaN below
-    losses = -log_probs.gather(1, safe[:, None]).squeeze(1)
-    return losses.masked_fill(void, float("nan"))
 
 
 def theta_grid(low: float = 1e-3, high: float = 10.0, num: int = 40) -> np.ndarray:

@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from pixelnoise.arraystore import ArrayReader
 from pixelnoise.atomic import atomic_path
-from pixelnoise.cam import cam_labels
+from pixelnoise.cam_labels import cam_labels
 from pixelnoise.data.palette import load_label_png
 from pixelnoise.data.voc import VocDataset
 from pixelnoise.metrics import VOID, ConfusionMatrix

@@ -19,15 +19,17 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
-import torch
-import torch.nn.functional as F
 from skimage.segmentation import slic
 
 from pixelnoise.atomic import atomic_path
 from pixelnoise.errors import ConfigError, PixelnoiseError
+
+if TYPE_CHECKING:
+    import torch
 
 VOID = 255
 """Label of a pixel (or node) with no clean label."""
@@ -162,11 +164,22 @@ def adjacent_pairs(segments: np.ndarray) -> np.ndarray:
     return np.stack([keys // n, keys % n], axis=1)
 
 
+def _numpy(array: np.ndarray | torch.Tensor) -> np.ndarray:
+    """A NumPy view of an array or (any device's) tensor, without importing torch."""
+    if hasattr(array, "detach"):
+        array = array.detach().cpu().numpy()
+    return np.asarray(array)
+
+
 def _axis_weights(n_in: int, n_out: int) -> sp.csr_matrix:
     """n_out x n_in matrix of 1-D linear-interpolation weights, exactly as torch computes them.
 
     Interpolating the identity yields torch's own weights (align_corners=False, edge clamping).
     """
+    # Imported here: only graph building needs torch; the label stages load graphs without it.
+    import torch
+    import torch.nn.functional as F
+
     eye = torch.eye(n_in, dtype=torch.float64)[None]  # (batch 1, channel = cell, length)
     w = F.interpolate(eye, size=(n_out,), mode="linear", align_corners=False)[0].T
     return sp.csr_matrix(w.numpy())
@@ -188,9 +201,7 @@ def superpixel_features(feature_map: np.ndarray | torch.Tensor, segments: np.nda
     array([[1.25],
            [2.75]], dtype=float32)
     """
-    if isinstance(feature_map, torch.Tensor):
-        feature_map = feature_map.detach().cpu().numpy()
-    fmap = np.asarray(feature_map, dtype=np.float64)
+    fmap = _numpy(feature_map).astype(np.float64, copy=False)
     segments = np.asarray(segments)
     if fmap.ndim != 3 or 0 in fmap.shape:
         raise PixelnoiseError(f"feature map must be a non-empty D x h x w array, got {fmap.shape}")
@@ -345,9 +356,7 @@ def node_probabilities_to_pixels(
         segments = graph_or_segments.segments
     else:
         segments = np.asarray(graph_or_segments)
-    if isinstance(node_probs, torch.Tensor):
-        node_probs = node_probs.detach().cpu().numpy()
-    node_probs = np.asarray(node_probs)
+    node_probs = _numpy(node_probs)
     if node_probs.ndim != 2:
         raise PixelnoiseError(f"node probabilities must be N x C, got {node_probs.shape}")
     if segments.size and segments.max() >= len(node_probs):

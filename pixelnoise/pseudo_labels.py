@@ -15,31 +15,13 @@ from tqdm import tqdm
 
 from pixelnoise.arraystore import ArrayReader
 from pixelnoise.atomic import atomic_path
-from pixelnoise.correct_labels import RUNS
 from pixelnoise.crf import dense_crf
 from pixelnoise.data.palette import save_label_png
 from pixelnoise.detect import clean_mask
-from pixelnoise.errors import ConfigError
 from pixelnoise.graphs import SuperpixelGraph, node_probabilities_to_pixels
+from pixelnoise.methods import parse_method
 from pixelnoise.select_theta import load_theta
 from pixelnoise.stages_common import RunData
-
-CRF_SUFFIX = "_crf"
-
-
-def parse_method(method: str) -> tuple[str | None, bool]:
-    """(correction run or None for cam/detect, whether a CRF follows).
-
-    >>> parse_method("detect_gat_crf"), parse_method("cam")
-    (('detect_gat', True), (None, False))
-    """
-    crf = method.endswith(CRF_SUFFIX)
-    base = method.removesuffix(CRF_SUFFIX) if crf else method
-    if base in ("cam", "detect") and not crf:
-        return None, False
-    if base not in RUNS:
-        raise ConfigError(f"unknown method {method!r} (config key `methods`)")
-    return base, crf
 
 
 def write_pseudo_labels(

@@ -8,7 +8,7 @@ from functools import cached_property
 import numpy as np
 
 from pixelnoise.arraystore import ArrayReader
-from pixelnoise.cam import cam_label_map
+from pixelnoise.cam_labels import cam_label_map
 from pixelnoise.data.manifest import ids_with_role, read_manifest
 from pixelnoise.data.voc import VocDataset
 from pixelnoise.shards import shard_ids

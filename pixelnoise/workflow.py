@@ -7,8 +7,6 @@ import logging
 import sys
 from collections.abc import Iterator
 
-import torch
-
 
 @contextlib.contextmanager
 def rule_context(smk) -> Iterator[object]:
@@ -24,7 +22,8 @@ def rule_context(smk) -> Iterator[object]:
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(logging.INFO)
-    torch.set_num_threads(max(1, int(smk.threads)))
+    if "torch" in sys.modules:  # jobs that never import torch (label maps, tables) start faster
+        sys.modules["torch"].set_num_threads(max(1, int(smk.threads)))
     try:
         with contextlib.redirect_stdout(stream), contextlib.redirect_stderr(stream):
             yield smk

@@ -3,7 +3,8 @@ import pytest
 import torch
 from torch import nn
 
-from pixelnoise.cam import cam_labels, multiscale_cam, normalise_cams
+from pixelnoise.cam import multiscale_cam, normalise_cams
+from pixelnoise.cam_labels import cam_label_map, cam_labels, cam_seeds
 
 
 def test_normalise_cams_rectifies_and_scales_each_class_to_one():
@@ -64,16 +65,12 @@ def test_multiscale_cam_selects_requested_channels():
 
 
 def test_cam_label_map_without_background_labels_every_pixel():
-    from pixelnoise.cam import cam_label_map
-
     cams = np.array([[[0.9, 0.01]], [[0.2, 0.02]]], np.float32)
     assert cam_label_map(cams, [3, 5], background=None, tau_bg=0.5).tolist() == [[3, 5]]
     assert cam_label_map(cams, [3, 5], background=0, tau_bg=0.5).tolist() == [[3, 0]]
 
 
 def test_cam_seeds_keep_only_confident_pixels():
-    from pixelnoise.cam import cam_seeds
-
     cams = np.array([[[0.9, 0.2, 0.01]]], np.float32)
     assert cam_seeds(cams, [4], background=0, fg=0.3, bg=0.05).tolist() == [[4, 255, 0]]
     assert cam_seeds(cams, [4], background=None, fg=0.3, bg=0.05).tolist() == [[4, 255, 255]]

@@ -9,12 +9,12 @@ import torch.nn.functional as F
 from pixelnoise.detect import (
     choose_theta,
     clean_mask,
-    pixel_losses,
     plot_theta_curve,
     theta_curve,
     theta_grid,
 )
 from pixelnoise.errors import ConfigError, PixelnoiseError
+from pixelnoise.score_pixels import pixel_losses
 
 V = 255
 

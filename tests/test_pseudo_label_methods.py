@@ -1,7 +1,7 @@
 import pytest
 
 from pixelnoise.errors import ConfigError
-from pixelnoise.pseudo_labels import parse_method
+from pixelnoise.methods import parse_method
 
 
 @pytest.mark.parametrize(
