@@ -20,9 +20,9 @@ from pixelnoise.device import resolve_device
 from pixelnoise.errors import DatasetError
 from pixelnoise.inference import predict_labels
 from pixelnoise.metrics import ConfusionMatrix
+from pixelnoise.segmentation_table import METRICS_FILE
 from pixelnoise.train_segmentation import load_segmentation
 
-METRICS_FILE = "metrics.csv"
 PREDICTIONS_DIR = "predictions"
 
 
@@ -83,23 +83,3 @@ def evaluate_checkpoint(
         }
         pd.DataFrame([row]).to_csv(Path(tmp) / METRICS_FILE, index=False, float_format="%.4f")
     return row
-
-
-def gather_segmentation_rows(result_dirs: list[str], out_path: str) -> pd.DataFrame:
-    """The segmentation table: one row per evaluated model, baselines flagged."""
-    from pixelnoise.segment import DC_ONLY, READS_WEAK_MASKS
-
-    table = pd.concat([pd.read_csv(Path(d) / METRICS_FILE) for d in result_dirs], ignore_index=True)
-    trained_on = {DC_ONLY: "D_c ground truth only (the clean model)"}
-    table.insert(
-        2,
-        "trained_on",
-        [
-            trained_on.get(m, "all train masks" if m in READS_WEAK_MASKS else f"D_c + {m} labels")
-            for m in table["method"]
-        ],
-    )
-    table["reads_weak_masks"] = table["method"].isin(READS_WEAK_MASKS)
-    with atomic_path(out_path) as tmp:
-        table.to_csv(tmp, index=False, float_format="%.4f")
-    return table

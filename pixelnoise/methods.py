@@ -1,8 +1,8 @@
 """The pseudo-label methods a run can list (Yi et al. Tables V and VI), by name.
 
 ``cam`` and ``detect`` need no GNN; every other method is a correction run, optionally followed
-by the dense CRF (``_crf``). Importing this needs neither torch nor DGL, so the stages that
-only read the methods' outputs start fast.
+by the dense CRF (``_crf``); the segmentation table adds two baselines. Importing this needs
+neither torch nor DGL, so the stages that only read the methods' outputs start fast.
 """
 
 from __future__ import annotations
@@ -16,6 +16,12 @@ CORRECTION_RUNS = {  # run -> (node supervision, GNN kind); see pixelnoise.corre
     "oracle_gat": ("oracle", "gat"),
 }
 CRF_SUFFIX = "_crf"
+
+# Segmentation baselines, trained next to the pseudo-label methods of `segment.methods`.
+DC_ONLY = "dc_only"  # the clean model: D_c ground truth only
+FULL_GT = "full_gt"  # all train masks: an upper bound
+#: Segmentation "methods" whose training reads masks of weak images.
+READS_WEAK_MASKS = (FULL_GT,)
 
 
 def parse_method(method: str) -> tuple[str | None, bool]:

@@ -12,6 +12,7 @@ import pandas as pd
 
 from pixelnoise.atomic import atomic_path, write_text
 from pixelnoise.data.manifest import read_manifest
+from pixelnoise.methods import DC_ONLY, READS_WEAK_MASKS
 
 SUMMARY_COLUMNS = [
     "method",
@@ -193,8 +194,6 @@ def write_report(
 
 def segmentation_gap(table: pd.DataFrame) -> str:
     """One sentence: how far each trained method is above the D_c-only baseline."""
-    from pixelnoise.segment import DC_ONLY, READS_WEAK_MASKS
-
     base = table.loc[table["method"] == DC_ONLY, "miou"]
     if base.empty:
         return ""

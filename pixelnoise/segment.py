@@ -14,13 +14,9 @@ import numpy as np
 
 from pixelnoise.data.palette import load_label_png
 from pixelnoise.errors import DatasetError
+from pixelnoise.methods import FULL_GT
 from pixelnoise.stages_common import RunData
 from pixelnoise.train_segmentation import train_segmentation
-
-DC_ONLY = "dc_only"
-FULL_GT = "full_gt"
-#: Segmentation "methods" whose training reads masks of weak images.
-READS_WEAK_MASKS = (FULL_GT,)
 
 
 def training_set(

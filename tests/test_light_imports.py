@@ -12,6 +12,7 @@ LIGHT_STAGES = [
     "pixelnoise.select_theta",
     "pixelnoise.data.manifest",
     "pixelnoise.report",
+    "pixelnoise.segmentation_table",
     "pixelnoise.methods",
     "pixelnoise.workflow",  # every script's glue
 ]

@@ -12,9 +12,9 @@ from pixelnoise.data.palette import load_label_png, save_label_png
 from pixelnoise.data.synthetic import generate_dataset
 from pixelnoise.data.voc import VocDataset
 from pixelnoise.errors import DatasetError
-from pixelnoise.evaluate_segmentation import gather_segmentation_rows
 from pixelnoise.models.deeplab import SegmentationNet
 from pixelnoise.segment import training_set
+from pixelnoise.segmentation_table import gather_segmentation_rows
 from pixelnoise.stages_common import RunData
 from pixelnoise.train_segmentation import segmentation_meta
 from pixelnoise.training import save_checkpoint
