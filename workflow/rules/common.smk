@@ -20,8 +20,6 @@ CAM_STORES = expand("results/cams/shard{shard}.zarr", shard=SHARDS)
 SEGMENT = config["segment"]
 SEGMENT_TRAINED = SEGMENT["methods"] + (["full_gt"] if SEGMENT["full_gt"] else [])
 SEGMENT_EVALUATED = ["dc_only", *SEGMENT_TRAINED]
-# The segmentation network is the longest stage: the scheduler starts what it needs first.
-SEGMENT_RUNS = {m.removesuffix("_crf") for m in SEGMENT["methods"]}
 # Stages drawn in the qualitative grid, where the run produces them (pixelnoise/figures.py).
 FIGURE_STAGES = [m for m in ("cam", "detect", "detect_gat", "detect_gat_crf") if m in METHODS]
 LOSS_STORES = expand("results/detect/losses/shard{shard}.zarr", shard=SHARDS)

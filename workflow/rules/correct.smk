@@ -45,7 +45,6 @@ rule correct_labels:
         shards=config["shards"],
         code=package_code("correct_labels.py"),
     threads: 1  # the four runs fill the cores in parallel; one OpenMP team each avoids spinning
-    priority: lambda wildcards: int(wildcards.run in SEGMENT_RUNS)
     resources:
         gpu=1,
     conda:
@@ -70,7 +69,6 @@ rule pseudo_labels:
         shards=config["shards"],
         code=package_code("pseudo_labels.py"),
     threads: 1  # label maps and the dense CRF run on one core: methods fill the cores in parallel
-    priority: lambda wildcards: int(wildcards.method in SEGMENT["methods"])
     conda:
         CONDA_ENV
     log:
