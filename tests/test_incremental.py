@@ -173,15 +173,11 @@ def copy_repository(destination: Path) -> Path:
 
 
 # Edited file -> the jobs it must rerun. A rule's `code` param hashes its script and the package
-# modules the script imports, transitively (workflow/rules/common.smk). pseudo_labels.py imports
-# pixelnoise.correct_labels (for its list of runs), hence the GNN, so a GNN edit conservatively
-# redoes the cam/detect pseudo labels too (seconds); nothing upstream of correction reruns.
+# modules the script imports, transitively (workflow/rules/common.smk). The pseudo-label stage
+# does not import the GNN (tests/test_light_imports.py), so a GNN edit leaves the cam and detect
+# pseudo labels alone, and nothing upstream of correction reruns.
 CODE_EDITS = {
-    "pixelnoise/gnn/train.py": {
-        *AFTER_CORRECTION,
-        *(job("pseudo_labels", method=m, shard=0) for m in ("cam", "detect")),
-        *downstream_of_pseudo_labels(),
-    },
+    "pixelnoise/gnn/train.py": AFTER_CORRECTION,
     "pixelnoise/build_graphs.py": {job("build_graphs", shard=0), *AFTER_CORRECTION},
     "pixelnoise/__main__.py": set(),  # the CLI: no rule imports it
 }
