@@ -105,7 +105,7 @@ def main() -> None:
         inputs.append(GraphInput(graph.features, graph.edges, labels, allowed))
 
     gnn = config["correct"]
-    probabilities = None
+    probabilities = {}  # (kind, backend) -> node probabilities per image
     options = {k: gnn[k] for k in ("mode", "hidden", "heads", "dropout", "lr", "weight_decay")}
     options.update(num_classes=dataset.classes.num_classes, seed=args.seed)
     for kind, backend in GNN_VARIANTS:
@@ -123,13 +123,11 @@ def main() -> None:
         # Batched training has no per-image time: each image is charged the mean.
         name = f"{kind.upper()} training, {backend} ({gnn['epochs']} epochs)"
         times[name] = [seconds / len(inputs)] * len(inputs)
-        if (kind, backend) == (gnn.get("model", "gat"), gnn["backend"]):
-            probabilities = result
-    if probabilities is None:
-        probabilities = result
+        probabilities[kind, backend] = result
 
     times["back-projection"], times["dense CRF"] = [], []
-    for image, graph, probs in zip(images, graphs, probabilities, strict=True):
+    full_method = probabilities["gat", gnn["backend"]]  # what detect_gat_crf refines
+    for image, graph, probs in zip(images, graphs, full_method, strict=True):
         if probs is None:
             continue
         pixels, seconds = timed(node_probabilities_to_pixels, graph, probs)
