@@ -27,11 +27,11 @@ import torch
 import yaml
 from snakemake.utils import update_config
 
-from pixelnoise.clean_model import predict
 from pixelnoise.crf import dense_crf
 from pixelnoise.data.voc import VocDataset
 from pixelnoise.gnn import GraphInput, correct_graphs
 from pixelnoise.graphs import VOID, build_graph, majority_vote, node_probabilities_to_pixels
+from pixelnoise.inference import log_probs_and_features
 from pixelnoise.models.deeplab import SegmentationNet
 
 REPO = Path(__file__).resolve().parents[1]
@@ -84,7 +84,7 @@ def main() -> None:
     images, graphs, inputs = [], [], []
     for image_id in ids:
         image = dataset.read_image(image_id)
-        (_, features), seconds = timed(predict, model, image, meta, "cpu")
+        (_, features), seconds = timed(log_probs_and_features, model, image, meta, "cpu")
         times["clean-model features"].append(seconds)
         no_labels = np.full(image.shape[:2], VOID, np.uint8)
         graph, seconds = timed(
@@ -110,7 +110,14 @@ def main() -> None:
     options.update(num_classes=dataset.classes.num_classes, seed=args.seed)
     for kind, backend in GNN_VARIANTS:
         # Warm-up: the first call imports DGL and TorchDynamo (via torch.optim), a per-job cost.
-        correct_graphs(inputs[:2], kind=kind, backend=backend, epochs=1, **options)
+        correct_graphs(
+            inputs[:2],
+            kind=kind,
+            backend=backend,
+            epochs=1,
+            batch_size=gnn["batch_size"],
+            **options,
+        )
         result, seconds = timed(
             correct_graphs,
             inputs,

@@ -10,7 +10,7 @@ NumPy only, so that the label stages start without importing torch.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -52,3 +52,8 @@ def cam_seeds(
     if background is not None:
         labels[cams.max(axis=0) < bg] = background
     return labels
+
+
+def labeller(method, inputs) -> Callable[[str], tuple[np.ndarray, bool]]:
+    """The ``cam`` method (registry): each weak image's CAM labels, never a fallback."""
+    return lambda image_id: (inputs.cam_labels(image_id), False)

@@ -8,7 +8,9 @@ label) at exactly zero: the CRF only ever sees the classes that carry mass.
 >>> image = np.zeros((4, 6, 3), np.uint8)
 >>> probs = np.zeros((3, 4, 6), np.float32)
 >>> probs[0], probs[2] = 0.6, 0.4          # class 1 is disallowed
->>> refined = dense_crf(image, probs, iterations=2)
+>>> from pixelnoise.config import schema_defaults
+>>> params = {**schema_defaults()["crf"], "iterations": 2}   # the crf section of the config
+>>> refined = dense_crf(image, probs, **params)
 >>> refined.shape, refined.dtype, float(refined[1].max())
 ((3, 4, 6), dtype('float32'), 0.0)
 >>> bool(np.allclose(refined.sum(0), 1.0))
@@ -28,19 +30,20 @@ def dense_crf(
     image: np.ndarray,
     probs: np.ndarray,
     *,
-    iterations: int = 10,
-    gaussian_sxy: float = 3,
-    gaussian_compat: float = 3,
-    bilateral_sxy: float = 50,
-    bilateral_srgb: float = 13,
-    bilateral_compat: float = 10,
+    iterations: int,
+    gaussian_sxy: float,
+    gaussian_compat: float,
+    bilateral_sxy: float,
+    bilateral_srgb: float,
+    bilateral_compat: float,
 ) -> np.ndarray:
     """Refine ``probs`` (C x H x W, rows need not sum to 1) on ``image`` (H x W x 3 RGB uint8).
 
     Returns C x H x W float32 probabilities. Classes whose probability is zero everywhere stay
     exactly zero; if only one class has mass, it is returned as all ones without running the CRF.
     The pairwise terms are a smoothness Gaussian (``gaussian_*``) and an appearance bilateral
-    kernel (``bilateral_*``), as in PSA/IRNet.
+    kernel (``bilateral_*``), as in PSA/IRNet. The parameters are the config's ``crf`` section
+    (defaults in the config schema).
     """
     # Imported here so that modules importing pixelnoise.crf for its signature do not need the
     # optional compiled dependency until a CRF is actually run.

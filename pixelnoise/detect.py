@@ -1,10 +1,10 @@
 """Label-noise detection (Yi et al., Sec. III-B): small-loss CAM labels are taken as clean.
 
 A clean model C, trained on the strongly labelled split D_c, scores every CAM pseudo-label by
-its cross-entropy under C's prediction (eq. 2, ``pixelnoise.score_pixels``). Labels with loss
-below a threshold θ are kept as clean supervision for the GAT; the rest become VOID. θ is
-chosen on D_c, where ground truth is known, by trading the accuracy of the kept labels
-(quality) against the fraction kept (quantity) — the paper's Fig. 5.
+its cross-entropy under C's prediction (eq. 2, :func:`pixelnoise.losses.pixel_losses`).
+Labels with loss below a threshold θ are kept as clean supervision for the GAT; the rest become
+VOID. θ is chosen on D_c, where ground truth is known, by trading the accuracy of the kept
+labels (quality) against the fraction kept (quantity) — the paper's Fig. 5.
 
 >>> import numpy as np
 >>> losses = [np.array([[0.01, 0.5], [2.0, np.nan]])]
@@ -22,10 +22,11 @@ chosen on D_c, where ground truth is known, by trading the accuracy of the kept 
 
 from __future__ import annotations
 
+import json
 import math
 import numbers
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -35,13 +36,13 @@ from pixelnoise.errors import ConfigError, PixelnoiseError
 from pixelnoise.metrics import VOID
 
 
-def theta_grid(low: float = 1e-3, high: float = 10.0, num: int = 40) -> np.ndarray:
+def theta_grid(low: float, high: float, num: int) -> np.ndarray:
     """``num`` log-spaced candidate thresholds from ``low`` to ``high`` (inclusive).
 
     The paper's chosen θ range from 3e-5 (D_c = 200) to 1e-3 (D_c = 1464), so lower ``low`` when
-    the clean model is very confident.
+    the clean model is very confident. The values are the config's ``detect.theta_grid``.
 
-    >>> grid = theta_grid()
+    >>> grid = theta_grid(low=1e-3, high=10.0, num=40)
     >>> len(grid), float(grid[0]), float(grid[-1]), bool((grid[1:] / grid[:-1]).std() < 1e-9)
     (40, 0.001, 10.0, True)
     """
@@ -252,3 +253,18 @@ def plot_theta_curve(curve: pd.DataFrame, choice: dict, path: str | os.PathLike)
     with atomic_path(path) as tmp:
         # the temporary name ends in .tmp, so the format must be explicit
         fig.savefig(tmp, format="png")
+
+
+def load_theta(path: str) -> float:
+    with open(path) as handle:
+        return float(json.load(handle)["theta"])
+
+
+def labeller(method, inputs) -> Callable[[str], tuple[np.ndarray, bool]]:
+    """The ``detect`` method (registry): the clean CAM labels of each weak image, void elsewhere."""
+
+    def label(image_id: str) -> tuple[np.ndarray, bool]:
+        losses = inputs.losses[image_id][0]
+        return clean_mask(losses, inputs.cam_labels(image_id), inputs.theta), False
+
+    return label

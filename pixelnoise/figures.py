@@ -20,16 +20,9 @@ from pixelnoise.atomic import atomic_path  # noqa: E402
 from pixelnoise.data.palette import load_label_png, voc_palette  # noqa: E402
 from pixelnoise.device import resolve_device  # noqa: E402
 from pixelnoise.inference import predict_labels  # noqa: E402
-from pixelnoise.stages_common import RunData  # noqa: E402
-from pixelnoise.train_segmentation import load_segmentation  # noqa: E402
+from pixelnoise.models.checkpoints import load_segmentation  # noqa: E402
+from pixelnoise.run_data import RunData  # noqa: E402
 
-#: Stage columns, in pipeline order, with their titles.
-STAGE_TITLES = {
-    "cam": "CAM",
-    "detect": "clean pixels (detect)",
-    "detect_gat": "corrected (GAT)",
-    "detect_gat_crf": "corrected + CRF",
-}
 VOID_COLOUR = (255, 255, 255)
 
 
@@ -53,27 +46,29 @@ def qualitative_grid(
     manifest_path: str,
     dataset_cfg: dict,
     label_dirs: dict[str, list[str]],
+    titles: dict[str, str],
     checkpoint: str | None,
     out_path: str,
-    count: int = 6,
-    seed: int = 0,
-    device: str = "auto",
+    count: int,
+    seed: int,
+    device: str,
 ) -> list[str]:
-    """Draw the grid for ``count`` weak images; ``label_dirs`` maps stage name -> PNG dirs."""
+    """Draw the grid for ``count`` weak images; ``label_dirs`` maps stage name -> PNG dirs,
+    ``titles`` stage name -> column title, in column order."""
     run = RunData.load(dataset_cfg, manifest_path)
     ids = sample_ids(run.ids("weak"), count, seed)
-    stages = [s for s in STAGE_TITLES if s in label_dirs]
+    stages = list(titles)
     files = {s: {p.stem: p for d in label_dirs[s] for p in Path(d).glob("*.png")} for s in stages}
     model = meta = None
     if checkpoint:
         model, meta = load_segmentation(checkpoint)
         dev = resolve_device(device)
         model.to(dev)
-    titles = ["image", "ground truth", *(STAGE_TITLES[s] for s in stages)]
+    headers = ["image", "ground truth", *titles.values()]
     if model is not None:
-        titles.append(f"prediction ({Path(checkpoint).stem})")
+        headers.append(f"prediction ({Path(checkpoint).stem})")
     fig, axes = plt.subplots(
-        len(ids), len(titles), figsize=(2.2 * len(titles), 1.8 * len(ids)), squeeze=False
+        len(ids), len(headers), figsize=(2.2 * len(headers), 1.8 * len(ids)), squeeze=False
     )
     for row, image_id in enumerate(ids):
         image = run.dataset.read_image(image_id)
@@ -87,7 +82,7 @@ def qualitative_grid(
             axis.set_xticks([])
             axis.set_yticks([])
             if row == 0:
-                axis.set_title(titles[col], fontsize=8)
+                axis.set_title(headers[col], fontsize=8)
         axes[row, 0].set_ylabel(image_id, fontsize=7)
     fig.tight_layout()
     with atomic_path(out_path) as tmp:

@@ -10,7 +10,7 @@ node predictions back onto pixels.
 >>> image = np.zeros((8, 8, 3), np.uint8); image[:, 4:] = 255
 >>> feature_map = np.zeros((2, 1, 2), np.float32); feature_map[:, 0, 1] = 1.0
 >>> clean = np.full((8, 8), VOID, np.uint8); clean[0, 0] = 3
->>> graph = build_graph(image, feature_map, clean, n_segments=4)
+>>> graph = build_graph(image, feature_map, clean, n_segments=4, compactness=10.0)
 >>> graph.num_nodes, int(graph.labels[graph.segments[0, 0]])
 (4, 3)
 """
@@ -96,8 +96,8 @@ class SuperpixelGraph:
 
 def slic_segments(
     image: np.ndarray,
-    n_segments: int = 1000,
-    compactness: float = 10.0,
+    n_segments: int,
+    compactness: float,
     *,
     max_num_iter: int = 10,
 ) -> np.ndarray:
@@ -110,7 +110,7 @@ def slic_segments(
     ``max_num_iter`` trades accuracy for speed (10 is skimage's default and SLIC's recommendation).
 
     >>> image = np.zeros((4, 6, 3), np.uint8); image[:, 3:] = 200
-    >>> slic_segments(image, n_segments=2)
+    >>> slic_segments(image, n_segments=2, compactness=10.0)
     array([[0, 0, 0, 1, 1, 1],
            [0, 0, 0, 1, 1, 1],
            [0, 0, 0, 1, 1, 1],
@@ -311,8 +311,8 @@ def build_graph(
     feature_map: np.ndarray | torch.Tensor,
     clean_labels: np.ndarray,
     *,
-    n_segments: int = 1000,
-    compactness: float = 10.0,
+    n_segments: int,
+    compactness: float,
     max_num_iter: int = 10,
 ) -> SuperpixelGraph:
     """SLIC -> mean features -> adjacent pairs -> eq. 3 weights -> eq. 4 pruning -> labels.

@@ -1,4 +1,5 @@
-"""Dense prediction with a trained segmentation network: multi-scale + flip, optional CRF.
+"""Dense prediction with a trained segmentation network: multi-scale + flip, optional CRF, and
+the clean model's log-probabilities with its backbone features (loss maps, graph features).
 
 >>> import numpy as np, torch
 >>> from pixelnoise.models.deeplab import SegmentationNet
@@ -20,6 +21,19 @@ import torch.nn.functional as F
 from pixelnoise.crf import dense_crf
 from pixelnoise.data.transforms import resize_image, to_tensor
 from pixelnoise.threads import single_thread
+
+
+@torch.backends.mkldnn.flags(enabled=False)  # the same bits with any thread count (see threads)
+@torch.no_grad()
+def log_probs_and_features(
+    model, image: np.ndarray, meta: dict, device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Log-probabilities (C x H x W) and backbone features (D x h x w) of one image."""
+    batch = to_tensor(image, meta["mean"], meta["std"])[None].to(device)
+    logits, features = model.strided_logits_with_features(batch)
+    with single_thread():
+        logits = F.interpolate(logits, size=image.shape[:2], mode="bilinear", align_corners=False)
+        return F.log_softmax(logits[0], dim=0).cpu(), features[0].cpu()
 
 
 @torch.no_grad()

@@ -12,9 +12,21 @@ pixel): it counts towards neither IoU nor precision, only against coverage.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
+
 import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from pixelnoise.atomic import atomic_path
+
+if TYPE_CHECKING:
+    from pixelnoise.data.voc import VocDataset
 
 VOID = 255
+#: Each evaluated segmentation model's one-row table, in its result folder.
+METRICS_FILE = "metrics.csv"
 
 
 class ConfusionMatrix:
@@ -72,3 +84,23 @@ class ConfusionMatrix:
             {f"iou_{name}": value * 100 for name, value in zip(names, self.iou(), strict=True)}
         )
         return row
+
+
+def score_label_maps(
+    dataset: VocDataset,
+    ids: Iterable[str],
+    predictors: dict[object, Callable[[str], np.ndarray]],
+    desc: str = "evaluate",
+) -> dict[object, ConfusionMatrix]:
+    """One confusion matrix per named predictor, reading each ground-truth mask once."""
+    matrices = {name: ConfusionMatrix(dataset.classes.num_classes) for name in predictors}
+    for image_id in tqdm(list(ids), desc=desc, mininterval=5):
+        truth = dataset.read_mask(image_id)
+        for name, predict in predictors.items():
+            matrices[name].update(predict(image_id), truth)
+    return matrices
+
+
+def write_rows(rows: list[dict], path: str) -> None:
+    with atomic_path(path) as tmp:
+        pd.DataFrame(rows).to_csv(tmp, index=False, float_format="%.4f")

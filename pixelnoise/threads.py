@@ -5,7 +5,9 @@ one-shard run must equal the one written by a three-shard run bit for bit. Two f
 kernels break that: oneDNN (mkldnn) convolutions, which block their sums by thread count, and
 element-wise kernels such as bilinear upsampling and softmax, which split their range into one
 chunk per thread and take a vectorised path inside a chunk but a scalar one at its edges (the
-two round differently). ATen's own convolutions give the same bits with any thread count.
+two round differently). ATen's own convolutions give the same bits with any thread count once
+MKL runs in strict reproducible mode (``MKL_CBWR``, set in ``pixelnoise/__init__.py``): on
+AVX-512 processors its matrix products otherwise pick kernels by thread count.
 """
 
 from __future__ import annotations

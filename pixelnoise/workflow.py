@@ -36,3 +36,13 @@ def rule_context(smk) -> Iterator[object]:
         root.removeHandler(handler)
         if log_path:
             stream.close()
+
+
+def method_artifacts(inputs) -> dict[str, list[str]]:
+    """A rule's named inputs as the artifacts a method consumes (registry key -> paths)."""
+    from pixelnoise.methods.registry import artifact_key
+
+    return {
+        artifact_key(name): [value] if isinstance(value, str) else [str(v) for v in value]
+        for name, value in inputs.items()
+    }

@@ -1,10 +1,14 @@
 import copy
+import subprocess
+import sys
 
 import pytest
 import yaml
 from conftest import REPO, SCHEMA, merged_config
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
+
+from pixelnoise.config import SCHEMA_PATH, schema_defaults
 
 
 @pytest.mark.parametrize(
@@ -22,19 +26,63 @@ def test_defaults_are_filled_in():
     assert config["dataset"]["mask_dir"] == "SegmentationClass"
 
 
-def test_default_config_spells_out_every_schema_key():
+def test_default_config_spells_out_every_schema_default():
+    """config/config.yaml (the embedded default) and the schema's defaults agree, key by key
+    and value by value; only dataset.kind and dataset.root have no schema default."""
     written = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    defaults = schema_defaults()
+    assert {k: v for k, v in written["dataset"].items() if k not in defaults["dataset"]} == {
+        "kind": "synthetic",
+        "root": "results/data/synthetic",
+    }
+
+    def differences(default, value, path):
+        # split.strong is one value (its schema default is a whole dict): compare it as one.
+        if isinstance(default, dict) and isinstance(value, dict) and path != "split.strong":
+            keys = set(default) | set(value)
+            if path == "dataset":
+                keys -= {"kind", "root"}
+            return [
+                diff
+                for key in sorted(keys)
+                for diff in differences(
+                    default.get(key, "<missing>"),
+                    value.get(key, "<missing>"),
+                    f"{path}.{key}" if path else key,
+                )
+            ]
+        same = default == value and type(default) is type(value)
+        return [] if same else [f"{path}: schema {default!r}, config.yaml {value!r}"]
+
+    assert differences(defaults, written, "") == []
     filled = copy.deepcopy(written)
     validate(filled, str(SCHEMA))
+    assert filled == written  # nothing left for validation to fill in
 
-    def keys(tree, prefix=""):
-        if not isinstance(tree, dict) or prefix.endswith("strong."):
-            return set()
-        return {prefix + k for k in tree} | {
-            key for k, v in tree.items() for key in keys(v, f"{prefix}{k}.")
-        }
 
-    assert keys(filled) == keys(written)
+def test_schema_defaults_validate():
+    config = schema_defaults()
+    config["dataset"].update(kind="synthetic", root="x")
+    filled = copy.deepcopy(config)
+    validate(filled, str(SCHEMA))
+    assert filled == config
+
+
+def test_schema_defaults_are_a_fresh_copy():
+    assert SCHEMA_PATH == SCHEMA
+    first = schema_defaults()
+    first["correct"]["epochs"] = -1
+    first["cam"]["scales"].append(9.0)
+    again = schema_defaults()
+    assert again["correct"]["epochs"] > 0 and 9.0 not in again["cam"]["scales"]
+
+
+def test_config_module_does_not_import_torch():
+    code = "import sys, pixelnoise.config; print('torch' in sys.modules)"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO
+    )
+    assert out.stdout.strip() == "False"
 
 
 @pytest.mark.parametrize(

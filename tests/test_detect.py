@@ -14,7 +14,7 @@ from pixelnoise.detect import (
     theta_grid,
 )
 from pixelnoise.errors import ConfigError, PixelnoiseError
-from pixelnoise.score_pixels import pixel_losses
+from pixelnoise.losses import pixel_losses
 
 V = 255
 
@@ -71,9 +71,9 @@ def test_theta_grid_is_log_spaced():
     grid = theta_grid(1e-4, 1.0, 5)
     np.testing.assert_allclose(grid, [1e-4, 1e-3, 1e-2, 1e-1, 1.0])
     with pytest.raises(ValueError):
-        theta_grid(0.0, 1.0)
+        theta_grid(0.0, 1.0, 5)
     with pytest.raises(ValueError):
-        theta_grid(1.0, 0.1)
+        theta_grid(1.0, 0.1, 5)
 
 
 def small_case():

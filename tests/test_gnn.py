@@ -6,9 +6,18 @@ import numpy as np
 import pytest
 import torch
 
+from pixelnoise.config import schema_defaults
+from pixelnoise.correction import gnn_options
 from pixelnoise.gnn import GraphInput, batch_graphs, build_gnn, correct_graphs, get_backend
 
 UNLABELLED = 255
+# The workflow's GNN settings (the config's correct section); tests override what they vary.
+GNN = {"kind": "gat", **gnn_options(schema_defaults()["correct"])}
+
+
+def gnn(**overrides) -> dict:
+    """``correct_graphs`` settings: the config defaults with ``overrides``."""
+    return {**GNN, **overrides}
 
 
 @pytest.fixture(autouse=True)
@@ -225,7 +234,7 @@ def test_class_subsets_equal_the_masked_full_model(kind):
 def test_fits_two_communities(kind, backend):
     rng = np.random.default_rng(1)
     graphs, truths = zip(*[two_communities(rng) for _ in range(3)], strict=True)
-    probs = correct_graphs(graphs, num_classes=2, kind=kind, backend=backend, seed=0)
+    probs = correct_graphs(graphs, num_classes=2, seed=0, **gnn(kind=kind, backend=backend))
     for p, graph, truth in zip(probs, graphs, truths, strict=True):
         unlabelled = graph.labels == UNLABELLED
         assert (p.argmax(1)[unlabelled] == truth[unlabelled]).mean() >= 0.9
@@ -235,12 +244,12 @@ def test_per_image_results_do_not_depend_on_the_other_graphs():
     """Graph 0 alone, in one padded batch with smaller graphs, or in other chunks: same model."""
     rng = np.random.default_rng(2)
     a, b, c = (two_communities(rng, size=size)[0] for size in (14, 8, 11))
-    kwargs = dict(num_classes=2, backend="torch", epochs=30, seed=4)
+    kwargs = dict(num_classes=2, seed=4, **gnn(backend="torch", epochs=30))
     alone = correct_graphs([a], **kwargs)[0]
     batched = correct_graphs([a, b, c], **kwargs)
     np.testing.assert_allclose(batched[0], alone, atol=1e-5)
     for batch_size in (1, 2):
-        other_chunks = correct_graphs([a, b, c], batch_size=batch_size, **kwargs)
+        other_chunks = correct_graphs([a, b, c], **{**kwargs, "batch_size": batch_size})
         for x, y in zip(batched, other_chunks, strict=True):
             np.testing.assert_allclose(x, y, atol=1e-5)
 
@@ -248,7 +257,7 @@ def test_per_image_results_do_not_depend_on_the_other_graphs():
 def test_deterministic_given_the_seed(backend):
     rng = np.random.default_rng(3)
     graphs = [two_communities(rng)[0] for _ in range(2)]
-    kwargs = dict(num_classes=2, backend=backend, epochs=20)
+    kwargs = dict(num_classes=2, **gnn(backend=backend, epochs=20))
     first = correct_graphs(graphs, seed=1, **kwargs)
     again = correct_graphs(graphs, seed=1, **kwargs)
     other = correct_graphs(graphs, seed=2, **kwargs)
@@ -261,7 +270,7 @@ def test_deterministic_given_the_seed(backend):
 def test_disallowed_classes_get_exactly_zero(mode):
     rng = np.random.default_rng(4)
     graphs = [two_communities(rng, classes=(0, 3))[0], two_communities(rng, classes=(2, 4))[0]]
-    probs = correct_graphs(graphs, num_classes=5, backend="torch", mode=mode, epochs=40)
+    probs = correct_graphs(graphs, num_classes=5, **gnn(backend="torch", mode=mode, epochs=40))
     for p, graph in zip(probs, graphs, strict=True):
         assert p.shape == (len(graph.labels), 5) and p.dtype == np.float32
         disallowed = np.setdiff1d(np.arange(5), graph.allowed)
@@ -274,7 +283,9 @@ def test_disallowed_classes_get_exactly_zero(mode):
 def test_shared_mode_fits(backend):
     rng = np.random.default_rng(5)
     graphs, truths = zip(*[two_communities(rng) for _ in range(3)], strict=True)
-    probs = correct_graphs(graphs, num_classes=2, backend=backend, mode="shared", batch_size=2)
+    probs = correct_graphs(
+        graphs, num_classes=2, **gnn(backend=backend, mode="shared", batch_size=2)
+    )
     for p, graph, truth in zip(probs, graphs, truths, strict=True):
         unlabelled = graph.labels == UNLABELLED
         assert (p.argmax(1)[unlabelled] == truth[unlabelled]).mean() >= 0.9
@@ -287,7 +298,7 @@ def test_unlabelled_graph_returns_none_and_tiny_graphs_work(backend):
     one_node = GraphInput(rng.normal(size=(1, 8)).astype(np.float32), np.zeros((0, 2)), [1], [0, 1])
     one_class = GraphInput(labelled.features, labelled.edges, np.zeros(10, np.uint8), [0])
     graphs = [no_labels, one_node, labelled, one_class]
-    probs = correct_graphs(graphs, num_classes=2, backend=backend, epochs=30)
+    probs = correct_graphs(graphs, num_classes=2, **gnn(backend=backend, epochs=30))
     assert probs[0] is None
     assert probs[1].shape == (1, 2) and probs[1].argmax() == 1
     assert probs[2].shape == (10, 2)
@@ -299,10 +310,10 @@ def test_bad_inputs_are_rejected():
     graph, _ = two_communities(rng, size=5)
     bad_label = GraphInput(graph.features, graph.edges, graph.labels, [0])
     with pytest.raises(ValueError, match="not allowed"):
-        correct_graphs([bad_label], num_classes=2, backend="torch")
+        correct_graphs([bad_label], num_classes=2, **gnn(backend="torch"))
     with pytest.raises(ValueError, match="allowed classes"):
         correct_graphs(
-            [GraphInput(graph.features, graph.edges, graph.labels, [0, 2])], num_classes=2
+            [GraphInput(graph.features, graph.edges, graph.labels, [0, 2])], num_classes=2, **GNN
         )
     with pytest.raises(ValueError, match="unknown mode"):
-        correct_graphs([graph], num_classes=2, mode="global")
+        correct_graphs([graph], num_classes=2, **gnn(mode="global"))

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from scipy.ndimage import gaussian_filter
 
+from pixelnoise.config import schema_defaults
 from pixelnoise.errors import ConfigError, PixelnoiseError
 from pixelnoise.graphs import (
     VOID,
@@ -23,6 +24,7 @@ from pixelnoise.graphs import (
 )
 
 V = VOID
+COMPACTNESS = schema_defaults()["graph"]["compactness"]
 
 
 def blocks(rows: int, cols: int, size: int) -> np.ndarray:
@@ -225,25 +227,26 @@ def assert_consecutive(segments: np.ndarray) -> int:
 @pytest.mark.parametrize("n_segments", [100, 500])
 def test_slic_segments_roughly_n(n_segments):
     image = smooth_random_image(100, 150)
-    segments = slic_segments(image, n_segments)
+    segments = slic_segments(image, n_segments, COMPACTNESS)
     assert segments.shape == (100, 150)
     n = assert_consecutive(segments)
     assert n_segments / 3 <= n <= 2 * n_segments
-    np.testing.assert_array_equal(slic_segments(image, n_segments), segments)  # deterministic
+    again = slic_segments(image, n_segments, COMPACTNESS)
+    np.testing.assert_array_equal(again, segments)  # deterministic
 
 
 def test_slic_segments_many_and_tiny():
-    n = assert_consecutive(slic_segments(smooth_random_image(100, 150), 5000))
+    n = assert_consecutive(slic_segments(smooth_random_image(100, 150), 5000, COMPACTNESS))
     assert n > 1000
     tiny = np.random.default_rng(0).integers(0, 256, (8, 8, 3), dtype=np.uint8)
-    assert 1 <= assert_consecutive(slic_segments(tiny, 1000)) <= 64
+    assert 1 <= assert_consecutive(slic_segments(tiny, 1000, COMPACTNESS)) <= 64
 
 
 def test_slic_segments_rejects_bad_input():
     with pytest.raises(PixelnoiseError):
-        slic_segments(np.zeros((8, 8), np.uint8))
+        slic_segments(np.zeros((8, 8), np.uint8), 4, COMPACTNESS)
     with pytest.raises(ConfigError):
-        slic_segments(np.zeros((8, 8, 3), np.uint8), n_segments=0)
+        slic_segments(np.zeros((8, 8, 3), np.uint8), n_segments=0, compactness=COMPACTNESS)
 
 
 # build_graph -------------------------------------------------------------------------------
@@ -271,7 +274,7 @@ def test_build_graph_two_halves(tmp_path):
     image, feature_map = two_halves()
     clean = np.full((24, 32), V, np.uint8)
     clean[:, :16] = 1
-    graph = build_graph(image, feature_map, clean, n_segments=16)
+    graph = build_graph(image, feature_map, clean, n_segments=16, compactness=COMPACTNESS)
     segments = graph.segments
     n = assert_consecutive(segments)
     assert graph.num_nodes == n and graph.features.shape == (n, 4)
@@ -301,14 +304,22 @@ def test_build_graph_two_halves(tmp_path):
 def test_build_graph_all_void_and_other_aspect_ratio():
     image, _ = two_halves()
     feature_map = np.random.default_rng(0).normal(size=(3, 5, 5)).astype(np.float32)
-    graph = build_graph(image, feature_map, np.full((24, 32), V, np.uint8), n_segments=16)
+    graph = build_graph(
+        image, feature_map, np.full((24, 32), V, np.uint8), n_segments=16, compactness=COMPACTNESS
+    )
     assert graph.features.shape == (graph.num_nodes, 3)
     assert np.all(graph.labels == V)
 
 
 def test_one_node_graph(tmp_path):
     image = np.full((4, 4, 3), 120, np.uint8)
-    graph = build_graph(image, np.ones((2, 1, 1)), np.full((4, 4), V, np.uint8), n_segments=1)
+    graph = build_graph(
+        image,
+        np.ones((2, 1, 1)),
+        np.full((4, 4), V, np.uint8),
+        n_segments=1,
+        compactness=COMPACTNESS,
+    )
     assert graph.num_nodes == 1
     assert graph.edges.shape == (0, 2) and graph.weights.shape == (0,)
     np.testing.assert_array_equal(graph.features, [[1.0, 1.0]])
@@ -323,7 +334,13 @@ def test_graph_consistency_checks(tmp_path):
     with pytest.raises(PixelnoiseError, match="other.npz"):
         SuperpixelGraph.load(tmp_path / "other.npz")
     with pytest.raises(PixelnoiseError):
-        build_graph(np.zeros((4, 4, 3), np.uint8), np.ones((1, 2, 2)), np.zeros((4, 5), np.uint8))
+        build_graph(
+            np.zeros((4, 4, 3), np.uint8),
+            np.ones((1, 2, 2)),
+            np.zeros((4, 5), np.uint8),
+            n_segments=4,
+            compactness=COMPACTNESS,
+        )
 
 
 # node_probabilities_to_pixels --------------------------------------------------------------

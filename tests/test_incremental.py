@@ -172,13 +172,19 @@ def copy_repository(destination: Path) -> Path:
     return destination
 
 
-# Edited file -> the jobs it must rerun. A rule's `code` param hashes its script and the package
-# modules the script imports, transitively (workflow/rules/common.smk). The pseudo-label stage
-# does not import the GNN (tests/test_light_imports.py), so a GNN edit leaves the cam and detect
-# pseudo labels alone, and nothing upstream of correction reruns.
+# Edited file -> the jobs it must rerun. A rule's `code` param hashes its script, the module the
+# method registry names for the job's method, and the package modules they import, transitively
+# (workflow/rules/common.smk). The pseudo-label stage does not import the GNN
+# (tests/test_light_imports.py), so a GNN edit leaves the cam and detect pseudo labels alone, and
+# nothing upstream of correction reruns; an edit of the corrected methods' module reruns their
+# label maps and what follows, not the correction runs.
 CODE_EDITS = {
     "pixelnoise/gnn/train.py": AFTER_CORRECTION,
-    "pixelnoise/build_graphs.py": {job("build_graphs", shard=0), *AFTER_CORRECTION},
+    "pixelnoise/stages/build_graphs.py": {job("build_graphs", shard=0), *AFTER_CORRECTION},
+    "pixelnoise/corrected_labels.py": {
+        *(job("pseudo_labels", method=m, shard=0) for m in GNN_METHODS),
+        *downstream_of_pseudo_labels(),
+    },
     "pixelnoise/__main__.py": set(),  # the CLI: no rule imports it
 }
 

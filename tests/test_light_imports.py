@@ -7,13 +7,17 @@ import sys
 import pytest
 
 LIGHT_STAGES = [
-    "pixelnoise.pseudo_labels",  # label maps and the dense CRF
-    "pixelnoise.evaluate_pseudo_labels",
-    "pixelnoise.select_theta",
-    "pixelnoise.data.manifest",
-    "pixelnoise.report",
-    "pixelnoise.segmentation_table",
-    "pixelnoise.methods",
+    "pixelnoise.stages.pseudo_labels",  # the stage; cam and detect jobs load only these:
+    "pixelnoise.cam_labels",
+    "pixelnoise.detect",
+    "pixelnoise.corrected_labels",  # label maps and the dense CRF
+    "pixelnoise.stages.evaluate_pseudo_labels",
+    "pixelnoise.stages.cam_threshold_sweep",
+    "pixelnoise.stages.select_theta",
+    "pixelnoise.stages.build_manifest",
+    "pixelnoise.stages.report",
+    "pixelnoise.stages.gather_segmentation_metrics",
+    "pixelnoise.methods",  # the registry, read by the Snakefile
     "pixelnoise.workflow",  # every script's glue
 ]
 

@@ -7,17 +7,17 @@ import torch
 from PIL import Image
 
 from pixelnoise.__main__ import main
+from pixelnoise.config import schema_defaults
 from pixelnoise.data.manifest import build_manifest, write_manifest
 from pixelnoise.data.palette import load_label_png, save_label_png
 from pixelnoise.data.synthetic import generate_dataset
 from pixelnoise.data.voc import VocDataset
 from pixelnoise.errors import DatasetError
+from pixelnoise.models.checkpoints import save_checkpoint, segmentation_meta
 from pixelnoise.models.deeplab import SegmentationNet
-from pixelnoise.segment import training_set
-from pixelnoise.segmentation_table import gather_segmentation_rows
-from pixelnoise.stages_common import RunData
-from pixelnoise.train_segmentation import segmentation_meta
-from pixelnoise.training import save_checkpoint
+from pixelnoise.run_data import RunData
+from pixelnoise.stages.gather_segmentation_metrics import gather_segmentation_rows
+from pixelnoise.stages.train_segmentation import training_set
 
 NET = {"backbone": "resnet_tiny", "output_stride": 8, "head": "aspp"}
 
@@ -144,6 +144,6 @@ def test_crf_option_refines_predictions():
     image[:, 16:] = 255
     meta = segmentation_meta(NET, ["a", "b"], None)
     plain = predict_labels(model, image, meta, scales=(1.0, 0.5), flip=True)
-    refined = predict_labels(model, image, meta, crf={"iterations": 5})
+    refined = predict_labels(model, image, meta, crf={**schema_defaults()["crf"], "iterations": 5})
     assert plain.shape == refined.shape == (32, 32) and refined.dtype == np.uint8
     assert set(np.unique(refined)) <= {0, 1}

@@ -1,7 +1,13 @@
 import numpy as np
+import pandas as pd
+import pytest
 import torch
 
-from pixelnoise.train_segmentation import load_segmentation, train_segmentation
+from pixelnoise.errors import PixelnoiseError
+from pixelnoise.models.checkpoints import load_segmentation, save_checkpoint
+from pixelnoise.models.classifier import CamClassifier
+from pixelnoise.training import NonFiniteLossError
+from pixelnoise.training.segmentation import train_segmentation
 
 CFG = dict(
     backbone="resnet_tiny",
@@ -16,6 +22,7 @@ CFG = dict(
     crop_size=32,
     scale_range=[1.0, 1.0],
     num_workers=0,
+    max_nonfinite_losses=2,
 )
 
 
@@ -32,19 +39,24 @@ def _toy():
     return images, labels
 
 
-def test_training_decreases_loss_and_checkpoint_round_trips(tmp_path):
-    images, labels = _toy()
-    history = train_segmentation(
+def _train(tmp_path, images, labels, **kwargs):
+    return train_segmentation(
         ids=sorted(images),
         read_image=images.__getitem__,
         read_labels=labels.__getitem__,
         class_names=["background", "red", "blue"],
         background=0,
-        cfg=CFG,
+        cfg={**CFG, **kwargs.pop("cfg", {})},
         checkpoint_path=str(tmp_path / "seg.pt"),
         log_path=str(tmp_path / "log.csv"),
         device="cpu",
+        **kwargs,
     )
+
+
+def test_training_decreases_loss_and_checkpoint_round_trips(tmp_path):
+    images, labels = _toy()
+    history = _train(tmp_path, images, labels)
     assert history[-1]["loss"] < 0.6 * history[0]["loss"]
     model, meta = load_segmentation(str(tmp_path / "seg.pt"))
     assert meta["class_names"] == ["background", "red", "blue"] and meta["head"] == "aspp"
@@ -52,3 +64,58 @@ def test_training_decreases_loss_and_checkpoint_round_trips(tmp_path):
     state = torch.load(tmp_path / "seg.pt")["state_dict"]
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in state.items())
     assert model(x).shape == (1, 3, 32, 32)
+
+
+def test_all_void_batches_are_skipped_and_counted(tmp_path):
+    images, labels = _toy()
+    void = {k: np.full_like(v, 255) for k, v in labels.items()}
+    history = _train(tmp_path, images, void, cfg={"epochs": 2})
+    assert [row["empty_batches"] for row in history] == [2, 2]
+    assert all(np.isnan(row["loss"]) for row in history)
+    assert (tmp_path / "seg.pt").is_file()
+
+
+def test_a_custom_step_plugs_into_the_loop(tmp_path):
+    """A loss over two label maps (the mean of two cross-entropies) without copying the loop."""
+    images, labels = _toy()
+    batch_sizes = []
+
+    def two_maps(model, batch, device):
+        inputs, targets = batch
+        outputs = model(inputs)
+        swapped = torch.where(targets == 0, 0, 3 - targets)  # a second map: colours swapped
+        batch_sizes.append(len(targets))
+        ce = torch.nn.functional.cross_entropy
+        return 0.5 * (ce(outputs, targets) + ce(outputs, swapped)), outputs, targets
+
+    history = _train(tmp_path, images, labels, cfg={"epochs": 2}, step=two_maps)
+    assert batch_sizes == [4, 4, 4, 4]
+    # The maps disagree on every object pixel (a quarter of each crop): no model gets the mean
+    # of both cross-entropies below log 2 there.
+    assert all(row["loss"] >= 0.25 * np.log(2) - 1e-6 for row in history)
+
+
+def test_non_finite_losses_are_counted_then_stop_the_job(tmp_path):
+    images, labels = _toy()
+
+    def diverged(model, batch, device):
+        inputs, targets = batch
+        outputs = model(inputs)
+        return outputs.sum() * float("nan"), outputs, targets
+
+    with pytest.raises(NonFiniteLossError, match="max_nonfinite_losses=2"):
+        _train(tmp_path, images, labels, cfg={"epochs": 5}, step=diverged)
+    assert not (tmp_path / "seg.pt").exists()  # a diverged model is never saved
+    history = pd.read_csv(tmp_path / "log.csv")  # one epoch of two skipped batches logged
+    assert history["nonfinite_losses"].tolist() == [2]
+
+
+def test_loaders_name_the_file_and_the_expected_kind(tmp_path):
+    classifier = tmp_path / "classifier.pt"
+    save_checkpoint(classifier, CamClassifier("resnet_tiny", 2), {"kind": "classifier"})
+    with pytest.raises(PixelnoiseError, match="classifier.pt holds a classifier checkpoint"):
+        load_segmentation(str(classifier))
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(b"not a checkpoint")
+    with pytest.raises(PixelnoiseError, match="garbage.pt is not a readable checkpoint"):
+        load_segmentation(str(garbage))

@@ -22,9 +22,10 @@ from PIL import Image
 from workflow_runner import REPO, SNAKEMAKE, snakemake
 
 from pixelnoise.arraystore import ArrayReader
-from pixelnoise.correct_labels import image_key
+from pixelnoise.config import schema_defaults
+from pixelnoise.correction import gnn_options, image_key
 from pixelnoise.gnn import GraphInput, correct_graphs
-from pixelnoise.training import load_checkpoint
+from pixelnoise.models.checkpoints import load_checkpoint
 
 CONFIGS = ("tests/configs/tiny.yaml", "tests/configs/tiny_shards3.yaml")
 SHARDS = 3
@@ -208,7 +209,8 @@ def test_a_graphs_model_follows_its_image_not_its_place_in_the_shard(kind, backe
     rng = np.random.default_rng(0)
     graphs = [_chain(rng, size) for size in (40, 35, 50, 45, 120)]
     keys = [image_key(f"syn_{i:05d}") for i in range(len(graphs))]
-    options = dict(num_classes=2, kind=kind, backend=backend, epochs=10, seed=3)
+    gnn = {**gnn_options(schema_defaults()["correct"]), "backend": backend, "epochs": 10}
+    options = dict(num_classes=2, kind=kind, seed=3, **gnn)
     together = correct_graphs(graphs, keys=keys, **options)
     alone = [correct_graphs([g], keys=[k], **options)[0] for g, k in zip(graphs, keys, strict=True)]
     split = [

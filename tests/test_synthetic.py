@@ -13,12 +13,15 @@ from PIL import Image
 from scipy import ndimage
 from skimage.measure import regionprops
 
+from pixelnoise.config import schema_defaults
 from pixelnoise.data import synthetic
 from pixelnoise.data.palette import load_label_png
 from pixelnoise.data.synthetic import CLASS_NAMES, CLASS_SPECS, generate_dataset, render_sample
 from pixelnoise.errors import ConfigError
 
 N_OBJECT_CLASSES = len(CLASS_NAMES) - 1
+SYNTHETIC = schema_defaults()["dataset"]["synthetic"]  # seed, n_train, n_val, size_range
+SIZE_RANGE = tuple(SYNTHETIC["size_range"])
 
 
 def _read_labels_csv(root: Path) -> dict[str, set[int]]:
@@ -36,7 +39,7 @@ def _all_files(root: Path) -> dict[str, bytes]:
 @pytest.fixture(scope="module")
 def small(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("gen") / "syn"
-    generate_dataset(root, seed=0, n_train=12, n_val=4)
+    generate_dataset(root, seed=0, n_train=12, n_val=4, size_range=SIZE_RANGE)
     return root
 
 
@@ -95,13 +98,13 @@ def test_void_border_surrounds_objects(small: Path):
 
 def test_same_seed_gives_identical_bytes(small: Path, tmp_path: Path):
     again = tmp_path / "again"
-    generate_dataset(again, seed=0, n_train=12, n_val=4)
+    generate_dataset(again, seed=0, n_train=12, n_val=4, size_range=SIZE_RANGE)
     assert _all_files(small) == _all_files(again)
 
 
 def test_different_seed_gives_different_images(small: Path, tmp_path: Path):
     other = tmp_path / "other"
-    generate_dataset(other, seed=1, n_train=12, n_val=4)
+    generate_dataset(other, seed=1, n_train=12, n_val=4, size_range=SIZE_RANGE)
     a, b = _all_files(small), _all_files(other)
     assert a.keys() == b.keys()
     jpgs = [k for k in a if k.endswith(".jpg")]
@@ -111,7 +114,7 @@ def test_different_seed_gives_different_images(small: Path, tmp_path: Path):
 
 def test_adding_images_does_not_reshuffle_existing_ones(small: Path, tmp_path: Path):
     fewer = tmp_path / "fewer"
-    generate_dataset(fewer, seed=0, n_train=5, n_val=2)
+    generate_dataset(fewer, seed=0, n_train=5, n_val=2, size_range=SIZE_RANGE)
     a, b = _all_files(small), _all_files(fewer)
     for key, data in b.items():
         if key.endswith((".jpg", ".png")):
@@ -120,8 +123,9 @@ def test_adding_images_does_not_reshuffle_existing_ones(small: Path, tmp_path: P
 
 def test_atomic_write_leaves_no_temp_dirs(tmp_path: Path, monkeypatch):
     root = tmp_path / "syn"
-    generate_dataset(root, seed=3, n_train=2, n_val=1)
-    generate_dataset(root, seed=4, n_train=3, n_val=1)  # replaces the previous dataset
+    generate_dataset(root, seed=3, n_train=2, n_val=1, size_range=SIZE_RANGE)
+    # replaces the previous dataset
+    generate_dataset(root, seed=4, n_train=3, n_val=1, size_range=SIZE_RANGE)
     assert [p.name for p in tmp_path.iterdir()] == ["syn"]
     assert len(list((root / "JPEGImages").iterdir())) == 4
 
@@ -135,7 +139,7 @@ def test_atomic_write_leaves_no_temp_dirs(tmp_path: Path, monkeypatch):
 
     monkeypatch.setattr(synthetic, "render_sample", failing)
     with pytest.raises(RuntimeError, match="boom"):
-        generate_dataset(tmp_path / "broken", seed=0, n_train=5, n_val=1)
+        generate_dataset(tmp_path / "broken", seed=0, n_train=5, n_val=1, size_range=SIZE_RANGE)
     assert [p.name for p in tmp_path.iterdir()] == ["syn"]
 
 
@@ -151,7 +155,7 @@ def test_atomic_write_leaves_no_temp_dirs(tmp_path: Path, monkeypatch):
 )
 def test_invalid_parameters_raise(tmp_path: Path, kwargs):
     with pytest.raises(ConfigError):
-        generate_dataset(tmp_path / "x", **kwargs)
+        generate_dataset(tmp_path / "x", **{**SYNTHETIC, **kwargs})
     assert not any(tmp_path.iterdir())
 
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from pixelnoise.cam import multiscale_cam
-from pixelnoise.clean_model import predict
+from pixelnoise.inference import log_probs_and_features
 from pixelnoise.models.classifier import CamClassifier
 from pixelnoise.models.deeplab import SegmentationNet
 
@@ -47,6 +47,8 @@ def test_clean_model_predictions_do_not_depend_on_threads(images):
     torch.manual_seed(0)
     model = SegmentationNet("resnet_tiny", 3, 8, "aspp").eval()
     for image in images:
-        one, two = (with_threads(n, predict, model, image, META, "cpu") for n in (1, 2))
+        one, two = (
+            with_threads(n, log_probs_and_features, model, image, META, "cpu") for n in (1, 2)
+        )
         assert one[0].shape == (3, *image.shape[:2])
         assert torch.equal(one[0], two[0]) and torch.equal(one[1], two[1])

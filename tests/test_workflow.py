@@ -16,6 +16,7 @@ from workflow_runner import snakemake
 from pixelnoise.data.manifest import ids_with_role, read_manifest
 from pixelnoise.data.synthetic import CLASS_NAMES
 from pixelnoise.data.voc import VocDataset
+from pixelnoise.methods import CHECKPOINT, LABEL_MAPS, REGISTRY
 
 pytestmark = pytest.mark.slow
 
@@ -72,7 +73,7 @@ def test_classifier_history_and_checkpoint(finished_run):
     history = pd.read_csv(finished_run / "results/models/classifier_log.csv")
     assert history["epoch"].tolist() == [1, 2]
     assert set(history.columns) >= {"loss", "accuracy", "lr", "seconds"}
-    from pixelnoise.train_classifier import load_classifier
+    from pixelnoise.models.checkpoints import load_classifier
 
     model, meta = load_classifier(str(finished_run / "results/models/classifier.pt"))
     assert meta["background"] == 0 and meta["object_classes"] == list(range(1, len(CLASS_NAMES)))
@@ -83,8 +84,9 @@ def test_nothing_to_do_after_a_finished_run(finished_run):
     assert "Nothing to be done" in result.stdout + result.stderr
 
 
-def test_training_stages_never_read_weak_masks(finished_run, tmp_path):
-    """Weak supervision is honest: delete weak masks and the training stages still run."""
+def test_every_honest_method_runs_without_weak_masks(finished_run, tmp_path):
+    """Weak supervision is honest: delete the weak masks, and every method of the registry that
+    is not flagged as reading them still builds, down to its segmentation network."""
     source = finished_run / "results/data/synthetic"
     copy = tmp_path / "data"
     shutil.copytree(source, copy)
@@ -92,21 +94,31 @@ def test_training_stages_never_read_weak_masks(finished_run, tmp_path):
     weak = ids_with_role(manifest, "weak")
     for image_id in weak:
         (copy / "SegmentationClass" / f"{image_id}.png").unlink()
+    labels = [m for m in REGISTRY.names(LABEL_MAPS) if not REGISTRY.reads_weak_masks(m, LABEL_MAPS)]
+    networks = [
+        m
+        for m in REGISTRY.names(CHECKPOINT, stage="train_segmentation")
+        if not REGISTRY.reads_weak_masks(m, CHECKPOINT)
+    ]
+    assert "detect_gat_crf" in labels and "oracle_gat_crf" not in labels
+    assert set(networks) == set(labels) and "full_gt" not in networks
     config = tmp_path / "weak_masks_deleted.yaml"
-    config.write_text(yaml.safe_dump({"dataset": {"kind": "voc", "root": str(copy)}}))
+    settings = {
+        "dataset": {"kind": "voc", "root": str(copy)},
+        "methods": labels,
+        "segment": {"methods": networks, "network": {"epochs": 1}},
+    }
+    config.write_text(yaml.safe_dump(settings))
     workdir = tmp_path / "run"
-    # Every stage that makes pseudo labels: classifier, CAMs, clean model, losses, theta,
-    # graphs, GNN correction, CRF and the segmentation network trained on the result.
-    snakemake(
-        workdir,
-        "results/pseudo_labels/detect_gat_crf/shard0",
-        "results/pseudo_labels/camseeds_gat/shard0",
-        "results/models/segmentation/detect_gat_crf.pt",
-        configfiles=("tests/configs/tiny.yaml", str(config)),
-    )
-    assert len(
-        list((workdir / "results/pseudo_labels/detect_gat_crf/shard0").glob("*.png"))
-    ) == len(ids_with_role(read_manifest(workdir / "results/data/manifest.csv"), "weak"))
+    targets = [f"results/pseudo_labels/{m}/shard0" for m in labels]
+    targets += [f"results/models/segmentation/{m}.pt" for m in networks]
+    targets.append("results/models/clean.pt")  # dc_only
+    snakemake(workdir, *targets, configfiles=("tests/configs/tiny.yaml", str(config)))
+    for method in labels:
+        written = list((workdir / f"results/pseudo_labels/{method}/shard0").glob("*.png"))
+        assert len(written) == len(weak), method
+    for method in networks:
+        assert (workdir / f"results/models/segmentation/{method}.pt").stat().st_size > 0
     assert ids_with_role(read_manifest(workdir / "results/data/manifest.csv"), "weak") == weak
     # ...while evaluation, which must read them, reports the missing mask by name.
     failed = snakemake(workdir, configfiles=("tests/configs/tiny.yaml", str(config)), check=False)

@@ -30,7 +30,7 @@ byte-identical files and adding images does not reshuffle existing ones.
 
 >>> import tempfile, pathlib
 >>> root = pathlib.Path(tempfile.mkdtemp()) / "synthetic"
->>> generate_dataset(root, seed=0, n_train=4, n_val=2)
+>>> generate_dataset(root, seed=0, n_train=4, n_val=2, size_range=(112, 160))
 >>> sorted(p.name for p in root.iterdir())  # doctest: +NORMALIZE_WHITESPACE
 ['ImageSets', 'JPEGImages', 'README.md', 'SegmentationClass', 'classes.json',
  'image_labels.csv']
@@ -529,9 +529,9 @@ def generate_dataset(
     root: str | os.PathLike,
     *,
     seed: int = 0,
-    n_train: int = 240,
-    n_val: int = 60,
-    size_range: tuple[int, int] = (112, 160),
+    n_train: int,
+    n_val: int,
+    size_range: tuple[int, int],
     max_objects: int = 3,
     scale_range: tuple[float, float] = (0.28, 0.46),
     context_prob: float = 0.6,
@@ -548,6 +548,7 @@ def generate_dataset(
         n_train, n_val: number of images in ``train.txt`` (``syn_00000``...) and ``val.txt``
             (``syn_v00000``...).
         size_range: inclusive range of image height and width (drawn independently).
+            ``n_train``, ``n_val`` and ``size_range`` are config keys (``dataset.synthetic``).
         max_objects: at most this many objects (1-3 drawn) per image.
         scale_range: object diameter as a fraction of the image's short side.
         context_prob: probability that a present class brings its context region.
@@ -558,7 +559,7 @@ def generate_dataset(
 
     >>> import tempfile, pathlib
     >>> root = pathlib.Path(tempfile.mkdtemp()) / "syn"
-    >>> generate_dataset(root, seed=1, n_train=3, n_val=1)
+    >>> generate_dataset(root, seed=1, n_train=3, n_val=1, size_range=(48, 64))
     >>> (root / "image_labels.csv").read_text().splitlines()[0]
     'image_id,labels'
     """

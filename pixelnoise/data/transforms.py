@@ -32,14 +32,17 @@ def random_scale_flip_crop(
     image: np.ndarray,
     labels: np.ndarray | None = None,
     *,
-    scale_range: tuple[float, float] = (0.7, 1.3),
-    crop_size: int = 128,
+    scale_range: tuple[float, float],
+    crop_size: int,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Randomly rescale, mirror and crop (padding with mean grey / void) to ``crop_size``².
 
+    ``scale_range`` and ``crop_size`` are a network section's keys of the config.
+
     >>> rng = np.random.default_rng(0)
     >>> img, lab = random_scale_flip_crop(rng, np.zeros((50, 60, 3), np.uint8),
-    ...                                   np.zeros((50, 60), np.uint8), crop_size=64)
+    ...                                   np.zeros((50, 60), np.uint8),
+    ...                                   scale_range=(0.7, 1.3), crop_size=64)
     >>> img.shape, lab.shape, int(lab.max())
     ((64, 64, 3), (64, 64), 255)
     """

@@ -7,28 +7,42 @@ import hashlib
 from functools import cache
 from pathlib import Path
 
+from pixelnoise.methods import (
+    CHECKPOINT,
+    DC_ONLY,
+    FULL_GT,
+    LABEL_MAPS,
+    NODE_PROBABILITIES,
+    REGISTRY,
+)
+from pixelnoise.methods.registry import input_name
+
 DATASET = config["dataset"]
 # For `--software-deployment-method conda`; `make install` sets up the same stack in .venv.
 CONDA_ENV = "../../envs/pixelnoise.yaml"
 SHARDS = list(range(config["shards"]))
-# Methods whose pseudo labels are scored on the weak set, one row each in the table.
-METHODS = config["methods"]
-CORRECTION_RUNS = ["detect_gat", "detect_gcn", "camseeds_gat", "oracle_gat"]
+MANIFEST = "results/data/manifest.csv"
+# Methods whose pseudo labels are scored on the weak set, one row each in the table. Every
+# name is looked up in the method registry (pixelnoise/methods): an unknown one stops here.
+METHODS = [REGISTRY.get(m, LABEL_MAPS).name for m in config["methods"]]
+# Correction runs: every run of the registry (only those a listed method consumes are built).
+CORRECTION_RUNS = REGISTRY.names(NODE_PROBABILITIES)
 CAM_STORES = expand("results/cams/shard{shard}.zarr", shard=SHARDS)
-# Segmentation networks: trained on each listed method's pseudo labels (+ full_gt, an upper
-# bound that reads weak masks); dc_only is the clean model, evaluated as the D_c baseline.
-SEGMENT = config["segment"]
-SEGMENT_TRAINED = SEGMENT["methods"] + (["full_gt"] if SEGMENT["full_gt"] else [])
-SEGMENT_EVALUATED = ["dc_only", *SEGMENT_TRAINED]
-# Stages drawn in the qualitative grid, where the run produces them (pixelnoise/figures.py).
-FIGURE_STAGES = [m for m in ("cam", "detect", "detect_gat", "detect_gat_crf") if m in METHODS]
 LOSS_STORES = expand("results/detect/losses/shard{shard}.zarr", shard=SHARDS)
+# Segmentation networks: one per method of `segment.methods` (+ full_gt, an upper bound that
+# reads weak masks); dc_only is the clean model, evaluated as the D_c baseline.
+SEGMENT = config["segment"]
+SEGMENT_TRAINED = SEGMENT["methods"] + ([FULL_GT] if SEGMENT["full_gt"] else [])
+SEGMENT_TRAINED = [REGISTRY.get(m, CHECKPOINT).name for m in SEGMENT_TRAINED]
+SEGMENT_EVALUATED = [DC_ONLY, *SEGMENT_TRAINED]
+# Columns of the qualitative grid: listed methods with a figure title in the registry.
+FIGURE_STAGES = REGISTRY.figure_methods(METHODS)
 
 
 wildcard_constraints:
     shard=r"\d+",
     run="|".join(CORRECTION_RUNS),
-    method=r"[a-z_]+",
+    method=r"[a-z0-9_]+",
 
 
 def dataset_inputs(wildcards=None):
@@ -43,27 +57,68 @@ def dataset_inputs(wildcards=None):
     return files
 
 
-def pseudo_label_inputs(wildcards):
-    """What a method's pseudo labels are made from (see pixelnoise/pseudo_labels.py)."""
-    inputs = {"dataset": dataset_inputs(), "manifest": "results/data/manifest.csv"}
-    inputs["cams"] = CAM_STORES
-    method = wildcards.method
-    if method == "detect":
-        inputs.update(losses=LOSS_STORES, theta="results/detect/theta.json")
-    elif method != "cam":
-        run = method.removesuffix("_crf")
-        inputs["graphs"] = f"results/graphs/shard{wildcards.shard}"
-        inputs["corrected"] = f"results/corrected/{run}/shard{wildcards.shard}"
+def method_label_dirs(method):
+    """The shard directories of one method's pseudo labels."""
+    return expand("results/pseudo_labels/{method}/shard{shard}", method=method, shard=SHARDS)
+
+
+def artifact_paths(key, wildcards):
+    """Where the artifact ``key`` (a registry name) lives, for a job with these wildcards.
+    Masks are part of the dataset inputs; per-shard artifacts follow the job's shard."""
+    produces, _, name = key.partition(":")
+    if name:
+        if produces == NODE_PROBABILITIES:
+            return [f"results/corrected/{name}/shard{wildcards.shard}"]
+        if produces == LABEL_MAPS:
+            return method_label_dirs(name)
+        if produces == CHECKPOINT:
+            return [segmentation_checkpoint_of(name)]
+    paths = {
+        "cams": CAM_STORES,
+        "losses": LOSS_STORES,
+        "theta": ["results/detect/theta.json"],
+        "clean_model": ["results/models/clean.pt"],
+        "strong_masks": [],
+        "weak_masks": [],
+    }
+    if key == "graphs":
+        return [f"results/graphs/shard{wildcards.shard}"]
+    return paths[key]
+
+
+def method_inputs(produces, wildcard):
+    """An input function: the dataset, the manifest and every artifact the method named by
+    ``wildcard`` consumes, as the registry declares them."""
+
+    def inputs(wildcards):
+        method = REGISTRY.get(getattr(wildcards, wildcard), produces)
+        found = {"dataset": dataset_inputs(), "manifest": MANIFEST}
+        for key in method.consumes:
+            paths = artifact_paths(key, wildcards)
+            if paths:
+                found[input_name(key)] = paths
+        return found
+
     return inputs
+
+
+def method_code(script, produces, wildcard):
+    """A rerun trigger: the code of the rule's script and of the method's own module."""
+
+    def code(wildcards):
+        method = REGISTRY.get(getattr(wildcards, wildcard), produces)
+        return package_code(script, method.module)
+
+    return code
+
+
+def method_crf(wildcards):
+    """The CRF settings for a pseudo-label method the registry declares with a CRF, or None."""
+    return config["crf"] if REGISTRY.get(wildcards.method, LABEL_MAPS).crf else None
 
 
 def per_shard_threads():
     return max(1, workflow.cores // len(SHARDS))
-
-
-def method_label_dirs(method):
-    """The shard directories of one method's pseudo labels."""
-    return expand("results/pseudo_labels/{method}/shard{shard}", method=method, shard=SHARDS)
 
 
 def pseudo_label_dirs(wildcards=None):
@@ -72,20 +127,24 @@ def pseudo_label_dirs(wildcards=None):
 
 
 def segmentation_label_dirs(wildcards):
-    """Pseudo labels a segmentation network trains on (full_gt reads the masks instead)."""
-    if wildcards.method == "full_gt":
-        return []
-    return method_label_dirs(wildcards.method)
+    """The label maps a segmentation method trains on, as the registry declares them (none for
+    methods that train on masks)."""
+    method = REGISTRY.get(wildcards.method, CHECKPOINT)
+    return [path for key in method.upstream() for path in artifact_paths(key, wildcards)]
+
+
+def segmentation_checkpoint_of(name):
+    if REGISTRY.get(name, CHECKPOINT).stage == "train_clean_model":
+        return "results/models/clean.pt"
+    return f"results/models/segmentation/{name}.pt"
 
 
 def segmentation_checkpoint(wildcards):
-    if wildcards.method == "dc_only":
-        return "results/models/clean.pt"
-    return f"results/models/segmentation/{wildcards.method}.pt"
+    return segmentation_checkpoint_of(wildcards.method)
 
 
 def figure_inputs(wildcards=None):
-    inputs = {"manifest": "results/data/manifest.csv"}
+    inputs = {"manifest": MANIFEST}
     inputs.update({method: method_label_dirs(method) for method in FIGURE_STAGES})
     inputs["checkpoint"] = f"results/models/segmentation/{SEGMENT['methods'][0]}.pt"
     return inputs
@@ -136,9 +195,14 @@ def _imported_files(path):
 
 
 @cache
-def package_code(script):
-    """A hash of workflow/scripts/``script`` and the package modules it (transitively) imports."""
-    todo = [REPOSITORY / "workflow/scripts" / script]
+def package_code(script, *modules):
+    """A hash of workflow/scripts/``script``, the package ``modules`` named (a method's module,
+    which its stage imports by name) and every package module they (transitively) import."""
+    named = {module: _module_file(module) for module in modules}
+    missing = [module for module, path in named.items() if path is None]
+    if missing:
+        raise ValueError(f"the method registry names modules that do not exist: {missing}")
+    todo = [REPOSITORY / "workflow/scripts" / script, *named.values()]
     seen = set()
     while todo:
         path = todo.pop()

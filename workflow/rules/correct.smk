@@ -1,5 +1,6 @@
 # Label correction (Yi et al. Sec. III-C): superpixel graphs, GNN correction, CRF, and the
-# pseudo labels of every method.
+# pseudo labels of every method. What each correction run and pseudo-label method reads is
+# declared once, in the method registry (pixelnoise/methods); oracle runs read weak masks.
 
 
 rule build_graphs:
@@ -28,13 +29,9 @@ rule build_graphs:
 
 
 rule correct_labels:
+    # Inputs and code trigger as the run's registry entry declares (pixelnoise/methods).
     input:
-        dataset_inputs(),
-        manifest="results/data/manifest.csv",
-        graphs="results/graphs/shard{shard}",
-        cams=CAM_STORES,
-        losses=LOSS_STORES,
-        theta="results/detect/theta.json",
+        unpack(method_inputs(NODE_PROBABILITIES, "run")),
     output:
         directory("results/corrected/{run}/shard{shard}"),
     params:
@@ -43,7 +40,7 @@ rule correct_labels:
         correct=config["correct"],
         seed=config["seed"],
         shards=config["shards"],
-        code=package_code("correct_labels.py"),
+        code=method_code("correct_labels.py", NODE_PROBABILITIES, "run"),
     threads: 1  # the four runs fill the cores in parallel; one OpenMP team each avoids spinning
     resources:
         gpu=1,
@@ -59,15 +56,15 @@ rule correct_labels:
 
 rule pseudo_labels:
     input:
-        unpack(pseudo_label_inputs),
+        unpack(method_inputs(LABEL_MAPS, "method")),
     output:
         directory("results/pseudo_labels/{method}/shard{shard}"),
     params:
         dataset=DATASET,
         tau_bg=config["cam"]["tau_bg"],
-        crf=lambda wildcards: config["crf"] if wildcards.method.endswith("_crf") else None,
+        crf=method_crf,
         shards=config["shards"],
-        code=package_code("pseudo_labels.py"),
+        code=method_code("pseudo_labels.py", LABEL_MAPS, "method"),
     threads: 1  # label maps and the dense CRF run on one core: methods fill the cores in parallel
     conda:
         CONDA_ENV

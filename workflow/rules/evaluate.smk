@@ -1,4 +1,8 @@
-# Evaluation rules are the only ones allowed to read masks of weak images.
+# Evaluation rules. Masks of weak images are read only here (cam_threshold_sweep,
+# evaluate_pseudo_labels, qualitative_figure) and, by design, by the upper bounds the method
+# registry flags reads_weak_masks: correction runs with the oracle source (oracle_gat and the
+# methods made from it) and the segmentation method full_gt. evaluate_segmentation (segment.smk)
+# reads val masks.
 
 
 rule cam_threshold_sweep:

@@ -1,11 +1,12 @@
 # The final segmentation network (Yi et al. Sec. III-D) and its evaluation on val.
-# dc_only is the clean model (trained on D_c alone); full_gt reads weak masks (upper bound).
+# dc_only is the clean model (trained on D_c alone); full_gt reads weak masks (an upper bound,
+# flagged reads_weak_masks in the table); evaluate_segmentation reads val masks.
 
 
 rule train_segmentation:
     input:
         dataset_inputs(),
-        manifest="results/data/manifest.csv",
+        manifest=MANIFEST,
         labels=segmentation_label_dirs,
     output:
         model="results/models/segmentation/{method}.pt",

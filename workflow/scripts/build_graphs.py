@@ -1,4 +1,4 @@
-from pixelnoise.build_graphs import build_graphs
+from pixelnoise.stages.build_graphs import build_graphs
 from pixelnoise.workflow import rule_context
 
 with rule_context(snakemake) as smk:

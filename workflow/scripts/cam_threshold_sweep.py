@@ -1,4 +1,4 @@
-from pixelnoise.evaluate_pseudo_labels import cam_threshold_sweep
+from pixelnoise.stages.cam_threshold_sweep import cam_threshold_sweep
 from pixelnoise.workflow import rule_context
 
 with rule_context(snakemake) as smk:

@@ -1,4 +1,4 @@
-from pixelnoise.evaluate_pseudo_labels import evaluate_methods
+from pixelnoise.stages.evaluate_pseudo_labels import evaluate_methods
 from pixelnoise.workflow import rule_context
 
 with rule_context(snakemake) as smk:

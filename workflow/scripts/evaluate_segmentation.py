@@ -1,19 +1,14 @@
-from pixelnoise.data.manifest import ids_with_role, read_manifest
-from pixelnoise.data.voc import VocDataset
-from pixelnoise.evaluate_segmentation import evaluate_checkpoint
+from pixelnoise.stages.evaluate_segmentation import evaluate_segmentation
 from pixelnoise.workflow import rule_context
 
 with rule_context(snakemake) as smk:
-    evaluation = smk.params.evaluation
-    evaluate_checkpoint(
-        checkpoint=smk.input.checkpoint,
-        dataset=VocDataset.from_config(smk.params.dataset),
-        ids=ids_with_role(read_manifest(smk.input.manifest), "val"),
-        split=smk.params.dataset["val_split"],
-        out_dir=smk.output[0],
+    evaluate_segmentation(
         method=smk.wildcards.method,
-        scales=evaluation["scales"],
-        flip=evaluation["flip"],
+        checkpoint=smk.input.checkpoint,
+        manifest_path=smk.input.manifest,
+        dataset_cfg=smk.params.dataset,
+        evaluation=smk.params.evaluation,
         crf=smk.params.crf,
+        out_dir=smk.output[0],
         device=smk.config["device"],
     )

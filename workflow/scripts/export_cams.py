@@ -1,4 +1,4 @@
-from pixelnoise.export_cams import export_cams
+from pixelnoise.stages.export_cams import export_cams
 from pixelnoise.workflow import rule_context
 
 with rule_context(snakemake) as smk:

@@ -1,4 +1,4 @@
-from pixelnoise.segmentation_table import gather_segmentation_rows
+from pixelnoise.stages.gather_segmentation_metrics import gather_segmentation_rows
 from pixelnoise.workflow import rule_context
 
 with rule_context(snakemake) as smk:

@@ -1,8 +1,8 @@
-from pixelnoise.figures import qualitative_grid
+from pixelnoise.stages.qualitative_figure import qualitative_figure
 from pixelnoise.workflow import rule_context
 
 with rule_context(snakemake) as smk:
-    qualitative_grid(
+    qualitative_figure(
         manifest_path=smk.input.manifest,
         dataset_cfg=smk.params.dataset,
         label_dirs={stage: list(smk.input[stage]) for stage in smk.params.stages},

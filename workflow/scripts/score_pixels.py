@@ -1,4 +1,4 @@
-from pixelnoise.score_pixels import score_pixels
+from pixelnoise.stages.score_pixels import score_pixels
 from pixelnoise.workflow import rule_context
 
 with rule_context(snakemake) as smk:

@@ -1,4 +1,4 @@
-from pixelnoise.select_theta import select_theta
+from pixelnoise.stages.select_theta import select_theta
 from pixelnoise.workflow import rule_context
 
 with rule_context(snakemake) as smk:

@@ -1,4 +1,4 @@
-from pixelnoise.train_classifier import train_classifier
+from pixelnoise.stages.train_classifier import train_classifier
 from pixelnoise.workflow import rule_context
 
 with rule_context(snakemake) as smk:

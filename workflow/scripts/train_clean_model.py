@@ -1,4 +1,4 @@
-from pixelnoise.clean_model import train_clean_model
+from pixelnoise.stages.train_clean_model import train_clean_model
 from pixelnoise.workflow import rule_context
 
 with rule_context(snakemake) as smk:

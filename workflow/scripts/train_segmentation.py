@@ -1,4 +1,4 @@
-from pixelnoise.segment import train_final_segmentation
+from pixelnoise.stages.train_segmentation import train_final_segmentation
 from pixelnoise.workflow import rule_context
 
 with rule_context(snakemake) as smk:

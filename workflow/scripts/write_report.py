@@ -1,4 +1,4 @@
-from pixelnoise.report import write_report
+from pixelnoise.stages.report import write_report
 from pixelnoise.workflow import rule_context
 
 with rule_context(snakemake) as smk:

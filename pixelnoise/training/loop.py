@@ -1,13 +1,19 @@
-"""Pieces shared by every training loop: seeding, the poly schedule, CSV logs, checkpoints."""
+"""The shared training loop and its pieces: seeding, the poly schedule, CSV logs.
+
+The loop is open: what one batch costs is a *step function* (``supervised_step(criterion)`` for
+one model, one output and one target; a loss over several label maps or a teacher-student pair
+is another step), so that every method family reuses the schedule, logging and the guard
+against non-finite losses instead of copying them.
+"""
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 import random
 import time
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -50,20 +56,6 @@ def write_csv(rows: list[dict], path: str | os.PathLike) -> None:
         pd.DataFrame(rows).to_csv(tmp, index=False)
 
 
-def save_checkpoint(path: str | os.PathLike, model: torch.nn.Module, meta: dict) -> None:
-    """Save weights with everything needed to rebuild the model (``meta``), atomically."""
-    buffer = io.BytesIO()
-    torch.save({"meta": meta, "state_dict": model.state_dict()}, buffer)
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(buffer.getvalue())
-
-
-def load_checkpoint(path: str | os.PathLike) -> dict:
-    if not os.path.isfile(path):
-        raise PixelnoiseError(f"checkpoint not found: {path}")
-    return torch.load(path, map_location="cpu")
-
-
 def make_loader(data, cfg: dict, seed: int) -> DataLoader:
     """Shuffled batches in a seeded order; the last partial batch is dropped when there are more."""
     return DataLoader(
@@ -76,23 +68,57 @@ def make_loader(data, cfg: dict, seed: int) -> DataLoader:
     )
 
 
+#: What a step returns: the loss to minimise (``None``: the batch carries no signal, e.g. every
+#: pixel void, and is skipped), and the outputs and targets that ``accuracy`` scores (or None).
+StepResult = tuple[torch.Tensor | None, torch.Tensor | None, Any]
+Step = Callable[[torch.nn.Module, Any, torch.device], StepResult]
+
+
+class NonFiniteLossError(PixelnoiseError):
+    """Training produced more non-finite losses than the configuration allows."""
+
+
+def supervised_step(criterion: Callable[[torch.Tensor, torch.Tensor], torch.Tensor | None]) -> Step:
+    """The step of a model with one input and one target: ``criterion(model(x), y)``.
+
+    >>> step = supervised_step(torch.nn.functional.mse_loss)
+    >>> loss, outputs, targets = step(torch.nn.Identity(), (torch.ones(2), torch.zeros(2)), "cpu")
+    >>> float(loss)
+    1.0
+    """
+
+    def step(model, batch, device):
+        inputs, targets = batch
+        inputs, targets = inputs.to(device), targets.to(device)
+        outputs = model(inputs)
+        return criterion(outputs, targets), outputs, targets
+
+    return step
+
+
 def fit(
     model: torch.nn.Module,
     data,
     *,
     backbone: torch.nn.Module,
-    criterion,
+    step: Step,
     cfg: dict,
     seed: int,
     device: torch.device,
     log_path: str | os.PathLike,
     description: str,
-    accuracy: Callable[[torch.Tensor, torch.Tensor], float] | None = None,
+    accuracy: Callable[[torch.Tensor, Any], float] | None = None,
 ) -> list[dict]:
     """The shared training loop: poly schedule, 10x learning rate on the new head, CSV per epoch.
 
-    ``data`` must have an ``epoch`` attribute (its augmentation is seeded by it). ``accuracy``
-    optionally maps (outputs, targets) to a per-batch score logged as ``accuracy``.
+    ``data`` must have an ``epoch`` attribute (its augmentation is seeded by it). ``step`` maps
+    (model, batch, device) to a :data:`StepResult`. ``accuracy`` optionally maps (outputs,
+    targets) to a per-batch score logged as ``accuracy``.
+
+    A batch whose step returns no loss is skipped (counted as ``empty_batches``). A non-finite
+    loss is skipped too, counted (``nonfinite_losses``) and logged; more of them than
+    ``cfg["max_nonfinite_losses"]`` in one training stop it with :class:`NonFiniteLossError`,
+    since a diverged model would otherwise train on for hours and be saved as if it were fine.
     """
     loader = make_loader(data, cfg, seed)
     # The randomly initialised head learns faster than a (possibly pretrained) backbone.
@@ -108,32 +134,46 @@ def fit(
         cfg["weight_decay"],
     )
     total_steps = cfg["epochs"] * len(loader)
+    limit = cfg["max_nonfinite_losses"]
     log.info("%s: %d images, %d steps on %s", description, len(data), total_steps, device)
-    step, history = 0, []
+    step_count, nonfinite, history = 0, 0, []
     for epoch in range(cfg["epochs"]):
         data.epoch = epoch
         model.train()
-        start, losses, scores = time.time(), [], []
-        for inputs, targets in tqdm(loader, desc=f"{description} {epoch + 1}", leave=False):
-            lr = poly_lr(cfg["lr"], step, total_steps)
+        start, losses, scores, empty = time.time(), [], [], 0
+        for batch in tqdm(loader, desc=f"{description} {epoch + 1}", leave=False):
+            lr = poly_lr(cfg["lr"], step_count, total_steps)
             for group in optimizer.param_groups:
                 group["lr"] = lr * group["lr_mult"]
-            inputs, targets = inputs.to(device), targets.to(device)
-            outputs = model(inputs)
-            loss = criterion(outputs, targets)
-            step += 1
-            if not torch.isfinite(loss):  # e.g. a batch of all-void crops carries no signal
+            loss, outputs, targets = step(model, batch, device)
+            step_count += 1
+            if loss is None:
+                empty += 1
+                continue
+            if not torch.isfinite(loss):
+                nonfinite += 1
+                log.warning(
+                    "%s: non-finite loss (%s) at epoch %d, step %d (%d of at most %d)",
+                    description, loss.item(), epoch + 1, step_count, nonfinite, limit,
+                )  # fmt: skip
+                if nonfinite > limit:
+                    raise NonFiniteLossError(
+                        f"{description}: {nonfinite} non-finite losses, more than "
+                        f"max_nonfinite_losses={limit}; lower the learning rate (`lr`) or raise "
+                        f"the limit. The per-epoch log so far is in {log_path}"
+                    )
                 continue
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             losses.append(loss.item())
-            if accuracy is not None:
+            if accuracy is not None and outputs is not None:
                 scores.append(accuracy(outputs.detach(), targets))
         row = {"epoch": epoch + 1, "loss": float(np.mean(losses)) if losses else float("nan")}
         if accuracy is not None:
             row["accuracy"] = float(np.mean(scores)) if scores else float("nan")
         row.update({"lr": lr, "seconds": round(time.time() - start, 2)})
+        row.update({"empty_batches": empty, "nonfinite_losses": nonfinite})
         history.append(row)
         log.info("%s epoch %d: loss %.4f", description, row["epoch"], row["loss"])
         write_csv(history, log_path)

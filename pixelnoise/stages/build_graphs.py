@@ -12,11 +12,11 @@ import numpy as np
 from tqdm import tqdm
 
 from pixelnoise.atomic import atomic_path
-from pixelnoise.clean_model import predict
 from pixelnoise.device import resolve_device
 from pixelnoise.graphs import VOID, build_graph
-from pixelnoise.stages_common import RunData
-from pixelnoise.train_segmentation import load_segmentation
+from pixelnoise.inference import log_probs_and_features
+from pixelnoise.models.checkpoints import load_segmentation
+from pixelnoise.run_data import RunData
 
 
 def build_graphs(
@@ -38,7 +38,7 @@ def build_graphs(
     with atomic_path(out_dir, directory=True) as tmp:
         for image_id in tqdm(ids, desc=f"graphs shard {shard}", mininterval=5):
             image = run.dataset.read_image(image_id)
-            _, features = predict(model, image, meta, dev)
+            _, features = log_probs_and_features(model, image, meta, dev)
             no_labels = np.full(image.shape[:2], VOID, np.uint8)
             graph = build_graph(
                 image,

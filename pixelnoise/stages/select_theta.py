@@ -11,7 +11,7 @@ import json
 from pixelnoise.arraystore import ArrayReader
 from pixelnoise.atomic import atomic_path, write_text
 from pixelnoise.detect import choose_theta, plot_theta_curve, theta_curve, theta_grid
-from pixelnoise.stages_common import RunData
+from pixelnoise.run_data import RunData
 
 
 def select_theta(
@@ -42,8 +42,3 @@ def select_theta(
     plot_theta_curve(curve, choice, out_png)
     write_text(out_json, json.dumps(choice, indent=2, default=float) + "\n")
     return choice
-
-
-def load_theta(path: str) -> float:
-    with open(path) as handle:
-        return float(json.load(handle)["theta"])

@@ -1,8 +1,9 @@
 """Stage: the final segmentation network (Yi et al. Sec. III-D).
 
-Trained on D_c's ground truth plus the weak images' pseudo labels of one method. Two
-baselines share the table: ``dc_only`` is the clean model itself (D_c alone, Table IV of the
-paper), and ``full_gt`` trains on every train mask — an upper bound that reads weak masks.
+Trained on D_c's ground truth plus the weak images' labels that the segmentation method
+(registry, ``checkpoint``) names: a pseudo-label method's label maps, or, for ``full_gt``, the
+masks — an upper bound that reads weak masks. ``dc_only`` (the clean model, D_c alone) is
+trained by its own rule.
 """
 
 from __future__ import annotations
@@ -13,19 +14,23 @@ from pathlib import Path
 import numpy as np
 
 from pixelnoise.data.palette import load_label_png
-from pixelnoise.errors import DatasetError
-from pixelnoise.methods import FULL_GT
-from pixelnoise.stages_common import RunData
-from pixelnoise.train_segmentation import train_segmentation
+from pixelnoise.errors import ConfigError, DatasetError
+from pixelnoise.methods import CHECKPOINT, REGISTRY
+from pixelnoise.run_data import RunData
+from pixelnoise.training.segmentation import train_segmentation
 
 
 def training_set(
     run: RunData, method: str, label_dirs: list[str]
 ) -> tuple[list[str], Callable[[str], np.ndarray]]:
-    """Training ids and their label reader: D_c's masks, then pseudo labels (or, for full_gt,
-    the masks) of the weak images."""
+    """Training ids and their label reader: D_c's masks, then pseudo labels (or, for a method
+    declared to train on masks, the masks) of the weak images."""
+    spec = REGISTRY.get(method, CHECKPOINT)
+    labels = spec.options.get("labels")
+    if spec.stage != "train_segmentation" or labels not in ("masks", "pseudo"):
+        raise ConfigError(f"segmentation method {method!r} is not trained by train_segmentation")
     strong, weak = run.ids("strong"), run.ids("weak")
-    if method == FULL_GT:
+    if labels == "masks":  # declared reads_weak_masks in the registry: an upper bound
         return strong + weak, run.dataset.read_mask
     files = {p.stem: p for d in label_dirs for p in Path(d).glob("*.png")}
     missing = [i for i in weak if i not in files]
@@ -51,8 +56,8 @@ def train_final_segmentation(
     cfg: dict,
     checkpoint_path: str,
     log_path: str,
-    seed: int = 0,
-    device: str = "auto",
+    seed: int,
+    device: str,
 ) -> list[dict]:
     run = RunData.load(dataset_cfg, manifest_path)
     ids, read_labels = training_set(run, method, label_dirs)

@@ -1,4 +1,4 @@
-"""Stage: train the multi-label classifier on image-level labels (Fan et al. eq. 1).
+"""The multi-label CAM classifier trained on image-level labels (Fan et al. eq. 1).
 
 Reads only images and their image-level labels: no mask is opened here.
 """
@@ -10,17 +10,12 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from pixelnoise.data.manifest import ids_with_role, read_manifest
-from pixelnoise.data.transforms import (
-    IMAGENET_MEAN,
-    IMAGENET_STD,
-    random_scale_flip_crop,
-    to_tensor,
-)
+from pixelnoise.data.transforms import random_scale_flip_crop, to_tensor
 from pixelnoise.data.voc import VocDataset
 from pixelnoise.device import resolve_device
+from pixelnoise.models.checkpoints import classifier_meta, save_checkpoint
 from pixelnoise.models.classifier import CamClassifier
-from pixelnoise.training import fit, load_checkpoint, save_checkpoint, seed_everything
+from pixelnoise.training.loop import fit, seed_everything, supervised_step
 
 
 class ImageLabelDataset(Dataset):
@@ -57,19 +52,17 @@ def exact_match(logits: torch.Tensor, targets: torch.Tensor) -> float:
 
 def train_classifier(
     *,
-    manifest_path: str,
-    dataset_cfg: dict,
+    dataset: VocDataset,
+    ids: list[str],
     cfg: dict,
     checkpoint_path: str,
     log_path: str,
     seed: int = 0,
     device: str = "auto",
 ) -> list[dict]:
-    """Train on every train image (D_c and D_n alike: only image-level labels are used)."""
+    """Train on ``ids`` (D_c and D_n alike: only image-level labels are used)."""
     seed_everything(seed)
     dev = resolve_device(device)
-    dataset = VocDataset.from_config(dataset_cfg)
-    ids = ids_with_role(read_manifest(manifest_path), "strong", "weak")
     object_classes = list(dataset.classes.object_classes)
     model = CamClassifier(
         cfg["backbone"], len(object_classes), cfg["output_stride"], cfg["pretrained"]
@@ -78,7 +71,7 @@ def train_classifier(
         model,
         ImageLabelDataset(dataset, ids, cfg, seed),
         backbone=model.backbone,
-        criterion=nn.BCEWithLogitsLoss(),
+        step=supervised_step(nn.BCEWithLogitsLoss()),
         cfg=cfg,
         seed=seed,
         device=dev,
@@ -86,24 +79,6 @@ def train_classifier(
         description=f"classifier {cfg['backbone']}",
         accuracy=exact_match,
     )
-    meta = {
-        "kind": "classifier",
-        "backbone": cfg["backbone"],
-        "output_stride": cfg["output_stride"],
-        "object_classes": object_classes,
-        "class_names": list(dataset.classes.names),
-        "background": dataset.classes.background,
-        "mean": list(IMAGENET_MEAN),
-        "std": list(IMAGENET_STD),
-    }
+    meta = classifier_meta(cfg, dataset.classes.names, object_classes, dataset.classes.background)
     save_checkpoint(checkpoint_path, model.cpu(), meta)
     return history
-
-
-def load_classifier(path: str) -> tuple[CamClassifier, dict]:
-    """Rebuild a trained classifier from its checkpoint alone."""
-    checkpoint = load_checkpoint(path)
-    meta = checkpoint["meta"]
-    model = CamClassifier(meta["backbone"], len(meta["object_classes"]), meta["output_stride"])
-    model.load_state_dict(checkpoint["state_dict"])
-    return model.eval(), meta

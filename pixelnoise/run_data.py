@@ -1,9 +1,11 @@
-"""What several stages share: the dataset, the manifest's roles and the CAM label rule."""
+"""A run's data as stages and methods see it: the dataset, the manifest's roles, the CAM label
+rule, and the artifacts a method consumes."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 
 import numpy as np
 
@@ -48,3 +50,40 @@ class RunData:
     def cam_labels(self, cams: ArrayReader, image_id: str, tau_bg: float) -> np.ndarray:
         values, classes = cams.cams(image_id)
         return cam_label_map(values, classes, self.background, tau_bg)
+
+
+@dataclass
+class MethodInputs:
+    """What a method's implementation reads: the run's data, its consumed artifacts (registry
+    key -> paths, e.g. ``"cams"`` -> Zarr stores, ``"node_probabilities:detect_gat"`` -> shard
+    folders) and the settings its rule passes (``params``, e.g. ``tau_bg``, ``crf``)."""
+
+    run: RunData
+    artifacts: dict[str, list[str]]
+    params: dict
+
+    def paths(self, key: str) -> list[str]:
+        if key not in self.artifacts:
+            raise KeyError(f"artifact {key!r} was not given; have {sorted(self.artifacts)}")
+        return list(self.artifacts[key])
+
+    @cached_property
+    def cams(self) -> ArrayReader:
+        return ArrayReader(self.paths("cams"))
+
+    @cached_property
+    def losses(self) -> ArrayReader:
+        return ArrayReader(self.paths("losses"))
+
+    @cached_property
+    def theta(self) -> float:
+        from pixelnoise.detect import load_theta
+
+        return load_theta(self.paths("theta")[0])
+
+    def files(self, key: str, suffix: str) -> dict[str, Path]:
+        """Per-image files of a folder artifact, by image id (``suffix``: ``.npz``, ``.png``)."""
+        return {p.stem: p for d in self.paths(key) for p in Path(d).glob(f"*{suffix}")}
+
+    def cam_labels(self, image_id: str) -> np.ndarray:
+        return self.run.cam_labels(self.cams, image_id, self.params["tau_bg"])

@@ -12,8 +12,8 @@ from pixelnoise.cam import multiscale_cam
 from pixelnoise.data.manifest import ids_with_role, read_manifest
 from pixelnoise.data.voc import VocDataset
 from pixelnoise.device import resolve_device
+from pixelnoise.models.checkpoints import load_classifier
 from pixelnoise.shards import shard_ids
-from pixelnoise.train_classifier import load_classifier
 
 log = logging.getLogger(__name__)
 

@@ -10,19 +10,14 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
-from torch import nn
 from torch.utils.data import Dataset
 
-from pixelnoise.data.transforms import (
-    IMAGENET_MEAN,
-    IMAGENET_STD,
-    VOID,
-    random_scale_flip_crop,
-    to_tensor,
-)
+from pixelnoise.data.transforms import random_scale_flip_crop, to_tensor
 from pixelnoise.device import resolve_device
+from pixelnoise.losses import void_cross_entropy
+from pixelnoise.models.checkpoints import save_checkpoint, segmentation_meta
 from pixelnoise.models.deeplab import SegmentationNet
-from pixelnoise.training import fit, load_checkpoint, save_checkpoint, seed_everything
+from pixelnoise.training.loop import Step, fit, seed_everything, supervised_step
 
 
 class LabelledImages(Dataset):
@@ -68,8 +63,10 @@ def train_segmentation(
     seed: int = 0,
     device: str = "auto",
     description: str = "segmentation",
+    step: Step | None = None,
 ) -> list[dict]:
-    """Train ``SegmentationNet`` with cross-entropy (void ignored) and the poly schedule."""
+    """Train ``SegmentationNet`` with the poly schedule; ``step`` defaults to the cross-entropy
+    over the labelled pixels (void ignored, all-void batches skipped)."""
     if not ids:
         raise ValueError(f"{description}: no training images")
     seed_everything(seed)
@@ -85,7 +82,7 @@ def train_segmentation(
         model,
         LabelledImages(ids, read_image, read_labels, cfg, seed),
         backbone=model.backbone,
-        criterion=nn.CrossEntropyLoss(ignore_index=VOID),
+        step=step or supervised_step(void_cross_entropy),
         cfg=cfg,
         seed=seed,
         device=dev,
@@ -94,28 +91,3 @@ def train_segmentation(
     )
     save_checkpoint(checkpoint_path, model.cpu(), segmentation_meta(cfg, class_names, background))
     return history
-
-
-def segmentation_meta(cfg: dict, class_names: list[str], background: int | None) -> dict:
-    """What a checkpoint carries so that it can be rebuilt and used without a config."""
-    return {
-        "kind": "segmentation",
-        "backbone": cfg["backbone"],
-        "output_stride": cfg["output_stride"],
-        "head": cfg["head"],
-        "class_names": list(class_names),
-        "background": background,
-        "mean": list(IMAGENET_MEAN),
-        "std": list(IMAGENET_STD),
-    }
-
-
-def load_segmentation(path: str) -> tuple[SegmentationNet, dict]:
-    """Rebuild a segmentation network from its checkpoint alone (no config needed)."""
-    checkpoint = load_checkpoint(path)
-    meta = checkpoint["meta"]
-    model = SegmentationNet(
-        meta["backbone"], len(meta["class_names"]), meta["output_stride"], meta["head"]
-    )
-    model.load_state_dict(checkpoint["state_dict"])
-    return model.eval(), meta

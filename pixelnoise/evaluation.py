@@ -1,4 +1,5 @@
-"""Evaluate a segmentation checkpoint on a split of any VOC-style folder.
+"""Evaluate a segmentation checkpoint on a split of any VOC-style folder (the evaluation rule
+and `python -m pixelnoise evaluate`).
 
 Writes ``<out>/metrics.csv`` (one row: method, split, images, mIoU %, pixel accuracy, one
 ``iou_<class>`` column per class) and ``<out>/predictions/<id>.png`` (palette PNGs). The
@@ -19,9 +20,8 @@ from pixelnoise.data.voc import VocDataset
 from pixelnoise.device import resolve_device
 from pixelnoise.errors import DatasetError
 from pixelnoise.inference import predict_labels
-from pixelnoise.metrics import ConfusionMatrix
-from pixelnoise.segmentation_table import METRICS_FILE
-from pixelnoise.train_segmentation import load_segmentation
+from pixelnoise.metrics import METRICS_FILE, ConfusionMatrix
+from pixelnoise.models.checkpoints import load_segmentation
 
 PREDICTIONS_DIR = "predictions"
 

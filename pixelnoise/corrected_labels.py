@@ -1,0 +1,35 @@
+"""Label maps from a correction run: node probabilities back on the pixels, optionally refined
+by the dense CRF, argmax. An image the run could not correct (no labelled node) keeps its CAM
+labels and is counted as a fallback.
+
+Imports no torch (graphs load it lazily, only for features), so label jobs start fast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from pixelnoise.crf import dense_crf
+from pixelnoise.graphs import SuperpixelGraph, node_probabilities_to_pixels
+from pixelnoise.methods import NODE_PROBABILITIES
+
+
+def labeller(method, inputs) -> Callable[[str], tuple[np.ndarray, bool]]:
+    """Label maps of a corrected method (registry ``options["run"]``, ``crf``)."""
+    graphs = inputs.files("graphs", ".npz")
+    corrected = inputs.files(f"{NODE_PROBABILITIES}:{method.options['run']}", ".npz")
+    crf = inputs.params["crf"] if method.crf else None
+
+    def label(image_id: str) -> tuple[np.ndarray, bool]:
+        if image_id not in corrected:
+            return inputs.cam_labels(image_id), True
+        graph = SuperpixelGraph.load(graphs[image_id])
+        node_probs = np.load(corrected[image_id])["node_probs"].astype(np.float32)
+        probs = node_probabilities_to_pixels(graph.segments, node_probs)
+        if crf is not None:
+            probs = dense_crf(inputs.run.dataset.read_image(image_id), probs, **crf)
+        return probs.argmax(axis=0).astype(np.uint8), False
+
+    return label

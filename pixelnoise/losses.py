@@ -1,0 +1,93 @@
+"""Losses shared between training loops and method families.
+
+Pixel losses take ``N x C x H x W`` logits and ``N x H x W`` targets with ``VOID`` (255) for
+"no label"; graph losses take node logits of a block-diagonal batch and return one value per
+graph, so that per-image models stay independent when their losses are summed.
+
+>>> logits = torch.zeros(1, 2, 1, 2)
+>>> round(float(void_cross_entropy(logits, torch.tensor([[[0, 255]]]))), 4)
+0.6931
+>>> void_cross_entropy(logits, torch.full((1, 1, 2), 255)) is None
+True
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from pixelnoise.metrics import VOID
+
+
+def void_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor | None:
+    """Mean cross-entropy over the labelled pixels; ``None`` when every pixel is void (the
+    batch carries no signal, and the training loop skips it)."""
+    if not bool((targets != VOID).any()):
+        return None
+    return F.cross_entropy(logits, targets, ignore_index=VOID)
+
+
+def restrict_to_classes(logits: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
+    """Logits with every class a node may not take set to ``-inf`` (``allowed``: ``N x C`` bool)."""
+    return logits.masked_fill(~allowed, -torch.inf)
+
+
+def per_graph_mean(values: torch.Tensor, graph_of: torch.Tensor, num_graphs: int) -> torch.Tensor:
+    """Mean of ``values`` (one per item) over the items of each graph; NaN for a graph with none.
+
+    >>> per_graph_mean(torch.tensor([1.0, 3.0, 5.0]), torch.tensor([0, 0, 2]), 3).tolist()
+    [2.0, nan, 5.0]
+    """
+    total = values.new_zeros(num_graphs).index_add_(0, graph_of, values)
+    count = values.new_zeros(num_graphs).index_add_(0, graph_of, torch.ones_like(values))
+    return total / count
+
+
+def graph_cross_entropy(
+    logits: torch.Tensor,
+    allowed: torch.Tensor,
+    labelled: torch.Tensor,
+    targets: torch.Tensor,
+    labelled_graph: torch.Tensor,
+    labelled_count: torch.Tensor,
+) -> torch.Tensor:
+    """Yi et al. eq. 9 per graph: the cross-entropy over each graph's labelled nodes, averaged
+    per graph, with logits restricted to the node's allowed classes.
+
+    ``labelled``: indices of the labelled nodes, ``targets`` their classes, ``labelled_graph``
+    the graph of each, ``labelled_count`` the number of labelled nodes per graph (float).
+    """
+    masked = restrict_to_classes(logits, allowed)
+    ce = F.cross_entropy(masked.index_select(0, labelled), targets, reduction="none")
+    total = ce.new_zeros(len(labelled_count)).index_add_(0, labelled_graph, ce)
+    return total / labelled_count
+
+
+def pixel_losses(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Eq. 2: per-pixel cross-entropy -log softmax(logits)[label]; NaN where the label is VOID.
+
+    ``logits`` N x C x H x W, ``labels`` N x H x W integers. Returns float32 N x H x W on the
+    logits' device. NaN (not 0, as ``ignore_index`` would give) so that an unlabelled pixel can
+    never pass a ``loss < θ`` test.
+
+    >>> logits = torch.tensor([[[[2.0, 0.0]], [[0.0, 0.0]]]])     # N=1, C=2, H=1, W=2
+    >>> pixel_losses(logits, torch.tensor([[[0, 255]]])).tolist()
+    [[[0.12692804634571075, nan]]]
+    """
+    if logits.ndim != 4 or labels.ndim != 3:
+        raise ValueError(
+            f"expected logits N x C x H x W and labels N x H x W, got {tuple(logits.shape)} "
+            f"and {tuple(labels.shape)}"
+        )
+    n, c, h, w = logits.shape
+    if tuple(labels.shape) != (n, h, w):
+        raise ValueError(f"labels {tuple(labels.shape)} do not match logits {tuple(logits.shape)}")
+    labels = labels.to(device=logits.device, dtype=torch.long)
+    void = labels == VOID
+    if ((labels < 0) | ((labels >= c) & ~void)).any():
+        raise ValueError(f"labels must be in 0..{c - 1} or {VOID} (void)")
+    # Upcast first: half-precision log_softmax loses the small losses that θ (~1e-3) separates.
+    log_probs = F.log_softmax(logits.float(), dim=1)
+    safe = labels.masked_fill(void, 0)  # any valid index; overwritten with NaN below
+    losses = -log_probs.gather(1, safe[:, None]).squeeze(1)
+    return losses.masked_fill(void, float("nan"))

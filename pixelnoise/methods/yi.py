@@ -1,0 +1,72 @@
+"""Yi et al., *Learning from Pixel-Level Label Noise* (Tables V and VI): CAM labels, detected
+clean labels, GNN correction from a supervision source, and the dense CRF after it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from pixelnoise.methods.registry import LABEL_MAPS, NODE_PROBABILITIES, Method
+from pixelnoise.supervision import SOURCES
+
+FAMILY = "yi"
+#: Correction runs: name -> (supervision source, GNN).
+CORRECTION_RUNS = {
+    "detect_gat": ("detect", "gat"),
+    "detect_gcn": ("detect", "gcn"),
+    "camseeds_gat": ("camseeds", "gat"),
+    "oracle_gat": ("oracle", "gat"),
+}
+CRF_SUFFIX = "_crf"
+FIGURE_TITLES = {"detect_gat": "corrected (GAT)", "detect_gat_crf": "corrected + CRF"}
+
+
+def methods() -> Iterator[Method]:
+    yield Method(
+        "cam",
+        FAMILY,
+        LABEL_MAPS,
+        stage="pseudo_labels",
+        consumes=("cams",),
+        module="pixelnoise.cam_labels",
+        figure="CAM",
+        description="CAM labels: the strongest present class, background below tau_bg",
+    )
+    yield Method(
+        "detect",
+        FAMILY,
+        LABEL_MAPS,
+        stage="pseudo_labels",
+        consumes=("cams", "losses", "theta"),
+        module="pixelnoise.detect",
+        figure="clean pixels (detect)",
+        description="CAM labels whose clean-model loss is below theta; the rest void",
+    )
+    for run, (supervision, gnn) in CORRECTION_RUNS.items():
+        source = SOURCES[supervision]
+        yield Method(
+            run,
+            FAMILY,
+            NODE_PROBABILITIES,
+            stage="correct_labels",
+            consumes=("graphs", *source.consumes),
+            module="pixelnoise.correction",
+            reads_weak_masks=source.reads_weak_masks,
+            options={"supervision": supervision, "gnn": gnn},
+            description=f"{gnn.upper()} on superpixel graphs from {source.description}",
+        )
+    for run in CORRECTION_RUNS:
+        for crf in (False, True):
+            name = run + CRF_SUFFIX if crf else run
+            yield Method(
+                name,
+                FAMILY,
+                LABEL_MAPS,
+                stage="pseudo_labels",
+                # CAMs: an image whose graph had no labelled node keeps its CAM labels.
+                consumes=("cams", "graphs", f"{NODE_PROBABILITIES}:{run}"),
+                module="pixelnoise.corrected_labels",
+                crf=crf,
+                options={"run": run},
+                figure=FIGURE_TITLES.get(name),
+                description=f"{run} node labels on the pixels" + (", dense CRF" if crf else ""),
+            )

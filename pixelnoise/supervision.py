@@ -1,0 +1,87 @@
+"""Where a correction run's node supervision comes from: one *source* per name.
+
+Each source maps an image to an H x W label map (VOID where a pixel supervises nothing) and
+declares the artifacts it needs and whether it reads the masks of weak images. The method
+registry derives each correction run's inputs and its ``reads_weak_masks`` flag from here, so
+that flag is defined once; an unknown source is an error, never a fall-through.
+
+NumPy only (no torch), so the registry that reads these declarations stays light.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from pixelnoise.cam_labels import cam_seeds
+from pixelnoise.detect import clean_mask
+from pixelnoise.errors import ConfigError
+from pixelnoise.metrics import VOID
+
+
+@dataclass(frozen=True)
+class SupervisionInputs:
+    """What a source may read for one image: the run's data, stores and settings."""
+
+    run: object  # pixelnoise.run_data.RunData
+    cams: object  # ArrayReader of the CAM stores
+    losses: object | None  # ArrayReader of the loss maps, for sources that consume them
+    theta: float | None
+    tau_bg: float
+    cfg: dict  # the config's `correct` section
+
+
+@dataclass(frozen=True)
+class Source:
+    labels: Callable[[SupervisionInputs, str], np.ndarray]
+    consumes: tuple[str, ...]  # artifacts besides the graphs, as named in the registry
+    reads_weak_masks: bool
+    description: str
+
+
+def _detected(inputs: SupervisionInputs, image_id: str) -> np.ndarray:
+    cam = inputs.run.cam_labels(inputs.cams, image_id, inputs.tau_bg)
+    return clean_mask(inputs.losses[image_id][0], cam, inputs.theta)
+
+
+def _cam_seeds(inputs: SupervisionInputs, image_id: str) -> np.ndarray:
+    values, classes = inputs.cams.cams(image_id)
+    cfg = inputs.cfg
+    return cam_seeds(values, classes, inputs.run.background, cfg["seed_fg"], cfg["seed_bg"])
+
+
+def _oracle(inputs: SupervisionInputs, image_id: str) -> np.ndarray:
+    clean = _detected(inputs, image_id)
+    truth = inputs.run.dataset.read_mask(image_id)  # a weak mask: upper bounds only
+    return np.where(clean != VOID, truth, VOID).astype(np.uint8)
+
+
+SOURCES: dict[str, Source] = {
+    "detect": Source(
+        _detected,
+        ("cams", "losses", "theta"),
+        reads_weak_masks=False,
+        description="CAM labels whose clean-model loss is below θ (Yi et al.)",
+    ),
+    "camseeds": Source(
+        _cam_seeds,
+        ("cams",),
+        reads_weak_masks=False,
+        description="confident CAM seeds, no detection (Table V, correction only)",
+    ),
+    "oracle": Source(
+        _oracle,
+        ("cams", "losses", "theta"),
+        reads_weak_masks=True,
+        description="ground truth at the detected pixels: an upper bound (Table V, oracle)",
+    ),
+}
+
+
+def source(name: str) -> Source:
+    """The source called ``name``; a name nobody declared is a ConfigError."""
+    if name not in SOURCES:
+        raise ConfigError(f"unknown supervision source {name!r}; choose one of {sorted(SOURCES)}")
+    return SOURCES[name]
