@@ -119,3 +119,18 @@ def test_full_gt_baseline_is_planned_when_enabled(tmp_path):
     out = result.stdout + result.stderr
     assert "results/models/segmentation/full_gt.pt" in out
     assert "results/segmentation/full_gt" in out
+
+
+def test_init_from_the_clean_model_makes_it_an_input_of_segmentation(tmp_path):
+    from workflow_runner import snakemake
+
+    flag = tmp_path / "init.yaml"
+    flag.write_text("segment:\n  network:\n    init: clean_model\n")
+    result = snakemake(
+        tmp_path, "--dry-run", "--forceall",
+        "results/models/segmentation/detect_gat_crf.pt",
+        configfiles=("tests/configs/tiny.yaml", str(flag)),
+    )  # fmt: skip
+    out = result.stdout + result.stderr
+    block = out[out.index("rule train_segmentation:") :].split("\n\n")[0]
+    assert "results/models/clean.pt" in block

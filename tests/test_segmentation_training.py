@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 import torch
 
-from pixelnoise.errors import PixelnoiseError
+from pixelnoise.errors import ConfigError, PixelnoiseError
 from pixelnoise.models.checkpoints import load_segmentation, save_checkpoint
 from pixelnoise.models.classifier import CamClassifier
 from pixelnoise.training import NonFiniteLossError
@@ -23,6 +23,12 @@ CFG = dict(
     scale_range=[1.0, 1.0],
     num_workers=0,
     max_nonfinite_losses=2,
+    lr_schedule="poly",
+    cache_images=False,
+    channels_last=False,
+    amp=False,
+    plateau_epochs=0,
+    plateau_tolerance=0.01,
 )
 
 
@@ -119,3 +125,82 @@ def test_loaders_name_the_file_and_the_expected_kind(tmp_path):
     garbage.write_bytes(b"not a checkpoint")
     with pytest.raises(PixelnoiseError, match="garbage.pt is not a readable checkpoint"):
         load_segmentation(str(garbage))
+
+
+def test_the_log_records_throughput_and_peak_memory(tmp_path):
+    images, labels = _toy()
+    _train(tmp_path, images, labels, cfg={"epochs": 2})
+    log = pd.read_csv(tmp_path / "log.csv")
+    assert (log["images_per_second"] > 0).all() and (log["peak_memory_mb"] > 10).all()
+    assert log["seconds"].gt(0).all()
+
+
+def test_cached_images_give_the_same_training(tmp_path):
+    images, labels = _toy()
+    reads = []
+
+    def read_image(image_id):
+        reads.append(image_id)
+        return images[image_id]
+
+    plain = _train(tmp_path / "a", images, labels, cfg={"epochs": 2})
+    cached = train_segmentation(
+        ids=sorted(images), read_image=read_image, read_labels=labels.__getitem__,
+        class_names=["background", "red", "blue"], background=0,
+        cfg={**CFG, "epochs": 2, "cache_images": True},
+        checkpoint_path=str(tmp_path / "b.pt"), log_path=str(tmp_path / "b.csv"), device="cpu",
+    )  # fmt: skip
+    assert sorted(reads) == sorted(images)  # each image decoded once over two epochs
+    assert [r["loss"] for r in cached] == [r["loss"] for r in plain]
+
+
+def test_init_from_a_checkpoint_starts_where_it_ended(tmp_path):
+    images, labels = _toy()
+    first = _train(tmp_path, images, labels)
+    resumed = _train(
+        tmp_path / "resumed",
+        images,
+        labels,
+        cfg={"epochs": 1},
+        init_checkpoint=str(tmp_path / "seg.pt"),
+    )
+    fresh = _train(tmp_path / "fresh", images, labels, cfg={"epochs": 1})
+    assert resumed[0]["loss"] < fresh[0]["loss"]
+    _train(
+        tmp_path / "copy",
+        images,
+        labels,
+        cfg={"epochs": 0},
+        init_checkpoint=str(tmp_path / "seg.pt"),
+    )
+    start = torch.load(tmp_path / "seg.pt")["state_dict"]
+    copied = torch.load(tmp_path / "copy" / "seg.pt")["state_dict"]
+    assert all(torch.equal(start[k], copied[k]) for k in start) and len(first) == 6
+
+
+def test_init_from_another_architecture_names_the_key(tmp_path):
+    images, labels = _toy()
+    _train(tmp_path, images, labels, cfg={"epochs": 1})
+    with pytest.raises(ConfigError, match="`init`"):
+        _train(tmp_path / "b", images, labels, cfg={"epochs": 1, "head": "largefov"},
+               init_checkpoint=str(tmp_path / "seg.pt"))  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"lr_schedule": "cosine"}, {"channels_last": True}, {"amp": True}],
+    ids=["cosine", "channels_last", "bf16"],
+)
+def test_speed_options_still_learn(tmp_path, options):
+    images, labels = _toy()
+    history = _train(tmp_path, images, labels, cfg=options)
+    assert history[-1]["loss"] < 0.7 * history[0]["loss"]
+
+
+def test_training_stops_when_the_loss_is_flat(tmp_path):
+    images, labels = _toy()
+    flat = {k: np.zeros_like(v) for k, v in labels.items()}  # one class: learnt at once
+    history = _train(tmp_path, images, flat, cfg={"epochs": 30, "plateau_epochs": 2,
+                                                  "plateau_tolerance": 0.5})  # fmt: skip
+    assert 3 <= len(history) < 30
+    assert len(pd.read_csv(tmp_path / "log.csv")) == len(history)

@@ -58,6 +58,7 @@ def train_final_segmentation(
     log_path: str,
     seed: int,
     device: str,
+    init_checkpoint: str | None = None,
 ) -> list[dict]:
     run = RunData.load(dataset_cfg, manifest_path)
     ids, read_labels = training_set(run, method, label_dirs)
@@ -73,4 +74,5 @@ def train_final_segmentation(
         seed=seed,
         device=device,
         description=f"segmentation ({method})",
+        init_checkpoint=init_checkpoint,
     )

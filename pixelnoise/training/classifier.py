@@ -5,6 +5,8 @@ Reads only images and their image-level labels: no mask is opened here.
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 import torch
 from torch import nn
@@ -24,6 +26,8 @@ class ImageLabelDataset(Dataset):
     def __init__(self, dataset: VocDataset, ids: list[str], cfg: dict, seed: int):
         self.dataset, self.ids, self.cfg, self.seed = dataset, ids, cfg, seed
         self.epoch = 0
+        # Decode each image once rather than every epoch, when the config asks for it.
+        self.read_image = cache(dataset.read_image) if cfg["cache_images"] else dataset.read_image
         position = {c: i for i, c in enumerate(dataset.classes.object_classes)}
         self.targets = torch.zeros(len(ids), len(position))
         for row, image_id in enumerate(ids):
@@ -38,7 +42,7 @@ class ImageLabelDataset(Dataset):
         rng = np.random.default_rng([self.seed, self.epoch, index])
         image, _ = random_scale_flip_crop(
             rng,
-            self.dataset.read_image(self.ids[index]),
+            self.read_image(self.ids[index]),
             scale_range=tuple(self.cfg["scale_range"]),
             crop_size=self.cfg["crop_size"],
         )

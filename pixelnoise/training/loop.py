@@ -9,8 +9,10 @@ against non-finite losses instead of copying them.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import random
+import resource
 import time
 from collections.abc import Callable
 from typing import Any
@@ -40,6 +42,45 @@ def poly_lr(base_lr: float, step: int, total_steps: int, power: float = 0.9) -> 
     (0.1, 0.0536, 0.0)
     """
     return base_lr * (1.0 - min(step, total_steps) / max(total_steps, 1)) ** power
+
+
+def cosine_lr(base_lr: float, step: int, total_steps: int) -> float:
+    """Cosine decay from ``base_lr`` to 0 over ``total_steps``.
+
+    >>> cosine_lr(0.1, 0, 10), round(cosine_lr(0.1, 5, 10), 4), round(cosine_lr(0.1, 10, 10), 12)
+    (0.1, 0.05, 0.0)
+    """
+    return 0.5 * base_lr * (1.0 + math.cos(math.pi * min(step, total_steps) / max(total_steps, 1)))
+
+
+SCHEDULES = {"poly": poly_lr, "cosine": cosine_lr}
+
+
+def peak_memory_mb(device: torch.device) -> float:
+    """Peak memory so far: CUDA's allocator peak on a GPU, else the process's peak RSS."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def autocast(device: torch.device, enabled: bool):
+    """Mixed precision when ``enabled``: float16 on CUDA, bfloat16 on CPU."""
+    dtype = torch.float16 if device.type == "cuda" else torch.bfloat16
+    return torch.autocast(device.type, dtype=dtype, enabled=enabled)
+
+
+def flattened(losses: list[float], epochs: int, tolerance: float) -> bool:
+    """Whether the epoch loss stopped falling: its best over the last ``epochs`` epochs is not
+    ``tolerance`` (relative) below the best before them. ``epochs`` 0 never stops.
+
+    >>> flattened([1.0, 0.8, 0.79, 0.795], 2, 0.05), flattened([1.0, 0.8, 0.6, 0.5], 2, 0.05)
+    (True, False)
+    """
+    finite = [x for x in losses if math.isfinite(x)]
+    if epochs <= 0 or len(finite) <= epochs:
+        return False
+    before, recent = min(finite[:-epochs]), min(finite[-epochs:])
+    return recent > before * (1.0 - tolerance)
 
 
 def build_optimizer(params, name: str, lr: float, weight_decay: float, momentum: float = 0.9):
@@ -115,6 +156,13 @@ def fit(
     (model, batch, device) to a :data:`StepResult`. ``accuracy`` optionally maps (outputs,
     targets) to a per-batch score logged as ``accuracy``.
 
+    ``cfg``: the network section of the config: ``epochs``, ``lr``, ``lr_schedule`` (poly |
+    cosine), ``optimizer``, ``weight_decay``, ``batch_size``, ``num_workers``, ``amp`` (bfloat16
+    autocast on CPU, float16 with loss scaling on CUDA), ``channels_last``,
+    ``plateau_epochs``/``plateau_tolerance`` (stop once the epoch loss has not fallen by the
+    tolerance for that many epochs; 0 never stops) and ``max_nonfinite_losses``. Each epoch's
+    CSV row has its loss, learning rate, seconds, images per second and the peak memory so far.
+
     A batch whose step returns no loss is skipped (counted as ``empty_batches``). A non-finite
     loss is skipped too, counted (``nonfinite_losses``) and logged; more of them than
     ``cfg["max_nonfinite_losses"]`` in one training stop it with :class:`NonFiniteLossError`,
@@ -135,6 +183,11 @@ def fit(
     )
     total_steps = cfg["epochs"] * len(loader)
     limit = cfg["max_nonfinite_losses"]
+    schedule = SCHEDULES[cfg["lr_schedule"]]
+    amp = bool(cfg["amp"])
+    scaler = torch.cuda.amp.GradScaler(enabled=amp and device.type == "cuda")
+    if cfg["channels_last"]:
+        model.to(memory_format=torch.channels_last)
     log.info("%s: %d images, %d steps on %s", description, len(data), total_steps, device)
     step_count, nonfinite, history = 0, 0, []
     for epoch in range(cfg["epochs"]):
@@ -142,10 +195,11 @@ def fit(
         model.train()
         start, losses, scores, empty = time.time(), [], [], 0
         for batch in tqdm(loader, desc=f"{description} {epoch + 1}", leave=False):
-            lr = poly_lr(cfg["lr"], step_count, total_steps)
+            lr = schedule(cfg["lr"], step_count, total_steps)
             for group in optimizer.param_groups:
                 group["lr"] = lr * group["lr_mult"]
-            loss, outputs, targets = step(model, batch, device)
+            with autocast(device, amp):
+                loss, outputs, targets = step(model, batch, device)
             step_count += 1
             if loss is None:
                 empty += 1
@@ -164,17 +218,28 @@ def fit(
                     )
                 continue
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
             losses.append(loss.item())
             if accuracy is not None and outputs is not None:
                 scores.append(accuracy(outputs.detach(), targets))
         row = {"epoch": epoch + 1, "loss": float(np.mean(losses)) if losses else float("nan")}
         if accuracy is not None:
             row["accuracy"] = float(np.mean(scores)) if scores else float("nan")
-        row.update({"lr": lr, "seconds": round(time.time() - start, 2)})
+        seconds = time.time() - start
+        row.update({"lr": lr, "seconds": round(seconds, 2)})
+        images = min(len(data), len(loader) * cfg["batch_size"])
+        row["images_per_second"] = round(images / max(seconds, 1e-9), 2)
+        row["peak_memory_mb"] = round(peak_memory_mb(device), 1)
         row.update({"empty_batches": empty, "nonfinite_losses": nonfinite})
         history.append(row)
-        log.info("%s epoch %d: loss %.4f", description, row["epoch"], row["loss"])
+        log.info("%s epoch %d: loss %.4f, %.1f images/s", description, row["epoch"], row["loss"],
+                 row["images_per_second"])  # fmt: skip
         write_csv(history, log_path)
+        if flattened([r["loss"] for r in history], cfg["plateau_epochs"], cfg["plateau_tolerance"]):
+            log.info(
+                "%s: the loss stopped falling; stopping after epoch %d", description, epoch + 1
+            )
+            break
     return history

@@ -7,6 +7,7 @@ truth plus the weak images' pseudo labels).
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 
 import numpy as np
 import torch
@@ -14,8 +15,9 @@ from torch.utils.data import Dataset
 
 from pixelnoise.data.transforms import random_scale_flip_crop, to_tensor
 from pixelnoise.device import resolve_device
+from pixelnoise.errors import ConfigError
 from pixelnoise.losses import void_cross_entropy
-from pixelnoise.models.checkpoints import save_checkpoint, segmentation_meta
+from pixelnoise.models.checkpoints import load_checkpoint, save_checkpoint, segmentation_meta
 from pixelnoise.models.deeplab import SegmentationNet
 from pixelnoise.training.loop import Step, fit, seed_everything, supervised_step
 
@@ -31,6 +33,8 @@ class LabelledImages(Dataset):
         cfg: dict,
         seed: int,
     ):
+        if cfg["cache_images"]:  # decode each image and label map once, not every epoch
+            read_image, read_labels = cache(read_image), cache(read_labels)
         self.ids, self.read_image, self.read_labels = ids, read_image, read_labels
         self.cfg, self.seed, self.epoch = cfg, seed, 0
 
@@ -64,9 +68,12 @@ def train_segmentation(
     device: str = "auto",
     description: str = "segmentation",
     step: Step | None = None,
+    init_checkpoint: str | None = None,
 ) -> list[dict]:
-    """Train ``SegmentationNet`` with the poly schedule; ``step`` defaults to the cross-entropy
-    over the labelled pixels (void ignored, all-void batches skipped)."""
+    """Train ``SegmentationNet`` with the shared loop; ``step`` defaults to the cross-entropy
+    over the labelled pixels (void ignored, all-void batches skipped). ``init_checkpoint``: a
+    segmentation checkpoint of the same architecture and classes to start from (e.g. the clean
+    model, which has already seen D_c) instead of the backbone's initialisation."""
     if not ids:
         raise ValueError(f"{description}: no training images")
     seed_everything(seed)
@@ -77,7 +84,10 @@ def train_segmentation(
         cfg["output_stride"],
         cfg["head"],
         pretrained=cfg["pretrained"],
-    ).to(dev)
+    )
+    if init_checkpoint is not None:
+        load_initial_weights(model, init_checkpoint, cfg, class_names)
+    model.to(dev)
     history = fit(
         model,
         LabelledImages(ids, read_image, read_labels, cfg, seed),
@@ -91,3 +101,18 @@ def train_segmentation(
     )
     save_checkpoint(checkpoint_path, model.cpu(), segmentation_meta(cfg, class_names, background))
     return history
+
+
+def load_initial_weights(model: SegmentationNet, path: str, cfg: dict, class_names) -> None:
+    """Copy a segmentation checkpoint's weights into ``model``, after checking that it was
+    trained with the same architecture and classes."""
+    checkpoint = load_checkpoint(path, "segmentation")
+    meta = checkpoint["meta"]
+    expected = {key: cfg[key] for key in ("backbone", "output_stride", "head")}
+    expected["class_names"] = list(class_names)
+    found = {key: meta[key] for key in expected}
+    if found != expected:
+        raise ConfigError(
+            f"cannot start from {path} (config key `init`): it has {found}, this network {expected}"
+        )
+    model.load_state_dict(checkpoint["state_dict"])

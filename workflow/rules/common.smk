@@ -133,6 +133,12 @@ def segmentation_label_dirs(wildcards):
     return [path for key in method.upstream() for path in artifact_paths(key, wildcards)]
 
 
+def segmentation_init(wildcards):
+    """The checkpoint a segmentation network starts from (`segment.network.init`), if any."""
+    init = SEGMENT["network"]["init"]
+    return {None: [], "clean_model": ["results/models/clean.pt"]}[init]
+
+
 def segmentation_checkpoint_of(name):
     if REGISTRY.get(name, CHECKPOINT).stage == "train_clean_model":
         return "results/models/clean.pt"

@@ -8,6 +8,7 @@ rule train_segmentation:
         dataset_inputs(),
         manifest=MANIFEST,
         labels=segmentation_label_dirs,
+        init=segmentation_init,
     output:
         model="results/models/segmentation/{method}.pt",
         history="results/models/segmentation/{method}_log.csv",
