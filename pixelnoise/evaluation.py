@@ -39,11 +39,13 @@ def evaluate_checkpoint(
     flip: bool = False,
     crf: dict | None = None,
     device: str = "auto",
+    extra: dict | None = None,
 ) -> dict:
     """Predict every image of ``split`` (or ``ids``), score against its masks, write outputs.
 
     Either ``dataset`` (the workflow's reader) or ``data_root`` (a folder; classes come from
-    the checkpoint) gives the images.
+    the checkpoint) gives the images. ``extra``: columns to add after ``method`` (e.g. the
+    workflow's repeat and seed).
     """
     model, meta = load_segmentation(checkpoint)
     if dataset is None:
@@ -75,6 +77,7 @@ def evaluate_checkpoint(
         summary = matrix.summary(names)
         row = {
             "method": method or Path(checkpoint).stem,
+            **(extra or {}),
             "split": split,
             "images": len(ids),
             "miou": summary.pop("miou"),

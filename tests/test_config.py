@@ -1,4 +1,5 @@
 import copy
+import re
 import subprocess
 import sys
 
@@ -117,8 +118,8 @@ def test_full_gt_baseline_is_planned_when_enabled(tmp_path):
     flag.write_text("segment:\n  full_gt: true\n")
     result = snakemake(tmp_path, "--dry-run", configfiles=("tests/configs/tiny.yaml", str(flag)))
     out = result.stdout + result.stderr
-    assert "results/models/segmentation/full_gt.pt" in out
-    assert "results/segmentation/full_gt" in out
+    assert "results/models/segmentation/full_gt/repeat0.pt" in out
+    assert "results/segmentation/full_gt/repeat0" in out
 
 
 def test_init_from_the_clean_model_makes_it_an_input_of_segmentation(tmp_path):
@@ -128,9 +129,26 @@ def test_init_from_the_clean_model_makes_it_an_input_of_segmentation(tmp_path):
     flag.write_text("segment:\n  network:\n    init: clean_model\n")
     result = snakemake(
         tmp_path, "--dry-run", "--forceall",
-        "results/models/segmentation/detect_gat_crf.pt",
+        "results/models/segmentation/detect_gat_crf/repeat0.pt",
         configfiles=("tests/configs/tiny.yaml", str(flag)),
     )  # fmt: skip
     out = result.stdout + result.stderr
     block = out[out.index("rule train_segmentation:") :].split("\n\n")[0]
     assert "results/models/clean.pt" in block
+
+
+def test_repeats_train_each_method_with_consecutive_seeds(tmp_path):
+    from workflow_runner import snakemake
+
+    flag = tmp_path / "repeats.yaml"
+    flag.write_text("segment:\n  repeats: 3\n")
+    result = snakemake(tmp_path, "--dry-run", configfiles=("tests/configs/tiny.yaml", str(flag)))
+    out = result.stdout + result.stderr
+    for repeat in range(3):
+        assert f"results/models/segmentation/detect_gat_crf/repeat{repeat}.pt" in out
+        assert f"results/segmentation/detect_gat_crf/repeat{repeat}" in out
+    assert "results/segmentation/dc_only/repeat0" in out
+    assert "dc_only/repeat1" not in out
+    stats = out[out.index("Job stats") :]
+    assert re.search(r"train_segmentation\s+3\b", stats)
+    assert re.search(r"evaluate_segmentation\s+4\b", stats)

@@ -91,8 +91,8 @@ def downstream_of_pseudo_labels() -> set[str]:
     """Jobs after the pseudo labels of ``methods`` (the final network trains on detect_gat_crf)."""
     return {
         "evaluate_pseudo_labels",  # one job scores every method
-        job("train_segmentation", method="detect_gat_crf"),
-        job("evaluate_segmentation", method="detect_gat_crf"),
+        job("train_segmentation", method="detect_gat_crf", repeat=0),
+        job("evaluate_segmentation", method="detect_gat_crf", repeat=0),
         "gather_segmentation_metrics",
         "qualitative_figure",
         "report",

@@ -147,3 +147,38 @@ def test_crf_option_refines_predictions():
     refined = predict_labels(model, image, meta, crf={**schema_defaults()["crf"], "iterations": 5})
     assert plain.shape == refined.shape == (32, 32) and refined.dtype == np.uint8
     assert set(np.unique(refined)) <= {0, 1}
+
+
+def test_repeats_are_averaged_with_their_spread(tmp_path):
+    dirs = []
+    scores = {"dc_only": [40.0], "cam": [44.0, 46.0, 45.0], "detect_gat_crf": [50.0, 52.0, 51.0]}
+    for method, values in scores.items():
+        for repeat, miou in enumerate(values):
+            directory = tmp_path / method / f"repeat{repeat}"
+            directory.mkdir(parents=True)
+            row = {"method": method, "repeat": repeat, "seed": repeat, "split": "val",
+                   "images": 5, "miou": miou, "pixel_acc": 0.8, "iou_cat": miou}  # fmt: skip
+            pd.DataFrame([row]).to_csv(directory / "metrics.csv", index=False)
+            dirs.append(str(directory))
+    table = gather_segmentation_rows(
+        dirs, str(tmp_path / "segmentation.csv"), str(tmp_path / "repeats.csv")
+    )
+    assert table["method"].tolist() == ["dc_only", "cam", "detect_gat_crf"]
+    assert table["repeats"].tolist() == [1, 3, 3]
+    assert table["miou"].tolist() == [40.0, 45.0, 51.0]
+    assert np.isnan(table.loc[0, "miou_std"]) and table.loc[1, "miou_std"] == pytest.approx(1.0)
+    assert len(pd.read_csv(tmp_path / "repeats.csv")) == 7
+    from pixelnoise.comparison import headline, side_by_side, versus
+
+    gain = versus(table, "detect_gat_crf", "cam")
+    assert gain.delta == pytest.approx(6.0) and gain.exceeds  # noise 2*sqrt(2/3) = 1.63
+    assert versus(table, "detect_gat_crf", "dc_only").exceeds is None  # dc_only: one run
+    pseudo = pd.DataFrame({"method": ["cam", "detect_gat_crf"], "miou": [30.0, 41.0]})
+    rows = side_by_side(table, pseudo).set_index("method")
+    assert rows.loc["detect_gat_crf", "segmentation mIoU (val)"] == "51.00 ± 1.00 (n=3)"
+    assert rows.loc["detect_gat_crf", "vs cam"] == "+6.00 (> noise 1.63)"
+    assert rows.loc["dc_only", "pseudo-label mIoU (D_n)"] == "—"
+    text = " ".join(headline(table))
+    assert "**detect_gat_crf**" in text and "larger than the noise" in text
+    close = table.assign(miou=[40.0, 50.5, 51.0])
+    assert "does not exceed the noise" in " ".join(headline(close))

@@ -111,14 +111,14 @@ def test_every_honest_method_runs_without_weak_masks(finished_run, tmp_path):
     config.write_text(yaml.safe_dump(settings))
     workdir = tmp_path / "run"
     targets = [f"results/pseudo_labels/{m}/shard0" for m in labels]
-    targets += [f"results/models/segmentation/{m}.pt" for m in networks]
+    targets += [f"results/models/segmentation/{m}/repeat0.pt" for m in networks]
     targets.append("results/models/clean.pt")  # dc_only
     snakemake(workdir, *targets, configfiles=("tests/configs/tiny.yaml", str(config)))
     for method in labels:
         written = list((workdir / f"results/pseudo_labels/{method}/shard0").glob("*.png"))
         assert len(written) == len(weak), method
     for method in networks:
-        assert (workdir / f"results/models/segmentation/{method}.pt").stat().st_size > 0
+        assert (workdir / f"results/models/segmentation/{method}/repeat0.pt").stat().st_size > 0
     assert ids_with_role(read_manifest(workdir / "results/data/manifest.csv"), "weak") == weak
     # ...while evaluation, which must read them, reports the missing mask by name.
     failed = snakemake(workdir, configfiles=("tests/configs/tiny.yaml", str(config)), check=False)
@@ -153,14 +153,18 @@ def test_segmentation_table_and_report_match_the_csvs(finished_run):
     results = finished_run / "results"
     table = pd.read_csv(results / "metrics/segmentation.csv")
     assert table["method"].tolist() == ["dc_only", "detect_gat_crf"]
+    assert table["repeats"].tolist() == [1, 1] and table["miou_std"].isna().all()
+    runs = pd.read_csv(results / "metrics/segmentation_repeats.csv")
+    assert runs[["method", "repeat", "seed"]].values.tolist() == [
+        ["dc_only", 0, 0], ["detect_gat_crf", 0, 0]]  # fmt: skip
     assert (table["split"] == "val").all() and (table["images"] == 8).all()
     assert table["miou"].between(0, 100).all() and table["pixel_acc"].between(0, 1).all()
     assert {f"iou_{name}" for name in CLASS_NAMES} <= set(table.columns)
-    history = pd.read_csv(results / "models/segmentation/detect_gat_crf_log.csv")
+    history = pd.read_csv(results / "models/segmentation/detect_gat_crf/repeat0_log.csv")
     assert history["epoch"].tolist() == [1, 2]
     report = (results / "report.md").read_text()
     rows = _markdown_rows(report, "## Segmentation network on val")
-    assert [(r[0], float(r[3])) for r in rows] == [
+    assert [(r[0], float(r[4])) for r in rows] == [
         (m, round(v, 2)) for m, v in zip(table["method"], table["miou"], strict=True)
     ]
     pseudo = pd.read_csv(results / "metrics/pseudo_labels.csv")
@@ -168,9 +172,11 @@ def test_segmentation_table_and_report_match_the_csvs(finished_run):
     assert [(r[0], float(r[2])) for r in rows] == [
         (m, round(v, 2)) for m, v in zip(pseudo["method"], pseudo["miou"], strict=True)
     ]
+    assert "## What this run shows" in report and "Best segmentation network" in report
+    assert "### Pseudo labels and the networks trained on them, side by side" in report
     figure = results / "figures/qualitative.png"
     assert figure.stat().st_size > 5000 and "figures/qualitative.png" in report
-    predictions = sorted((results / "segmentation/dc_only/predictions").glob("*.png"))
+    predictions = sorted((results / "segmentation/dc_only/repeat0/predictions").glob("*.png"))
     assert len(predictions) == 8
 
 
@@ -185,7 +191,7 @@ def test_evaluate_cli_reproduces_the_workflow_on_a_folder_it_never_saw(finished_
             shutil.copy(source / sub / f"{image_id}.{ext}", folder / sub)
     (folder / "ImageSets/Segmentation").mkdir(parents=True)
     (folder / "ImageSets/Segmentation/holdout.txt").write_text("\n".join(val))
-    checkpoint = finished_run / "results/models/segmentation/detect_gat_crf.pt"
+    checkpoint = finished_run / "results/models/segmentation/detect_gat_crf/repeat0.pt"
     result = subprocess.run(
         [sys.executable, "-m", "pixelnoise", "evaluate", "--checkpoint", str(checkpoint),
          "--data-root", str(folder), "--split", "holdout", "--out", str(tmp_path / "out")],

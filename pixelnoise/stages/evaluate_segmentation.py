@@ -17,6 +17,8 @@ def evaluate_segmentation(
     crf: dict | None,
     out_dir: str,
     device: str,
+    repeat: int = 0,
+    seed: int | None = None,
 ) -> dict:
     return evaluate_checkpoint(
         checkpoint=checkpoint,
@@ -29,4 +31,5 @@ def evaluate_segmentation(
         flip=evaluation["flip"],
         crf=crf,
         device=device,
+        extra={"repeat": repeat, "seed": seed},
     )

@@ -11,8 +11,8 @@ from pathlib import Path
 import pandas as pd
 
 from pixelnoise.atomic import atomic_path, write_text
+from pixelnoise.comparison import headline, side_by_side
 from pixelnoise.data.manifest import read_manifest
-from pixelnoise.methods import DC_ONLY
 
 SUMMARY_COLUMNS = [
     "method",
@@ -29,7 +29,9 @@ SEGMENTATION_COLUMNS = [
     "method",
     "split",
     "images",
+    "repeats",
     "miou",
+    "miou_std",
     "pixel_acc",
     "trained_on",
     "reads_weak_masks",
@@ -119,6 +121,15 @@ def write_report(
     lines = [
         "# pixelnoise run report",
         "",
+        "## What this run shows",
+        "",
+        *(f"- {sentence}" for sentence in headline(segmentation)),
+        "",
+        "Differences count as larger than the noise when they exceed twice their standard error",
+        "over the repeats (`segment.repeats`); upper bounds that read weak masks do not compete.",
+        "",
+        "## Run",
+        "",
         f"- generated: {datetime.datetime.now().isoformat(timespec='seconds')}",
         f"- git commit: {git_commit(workflow_dir)}; config hash: {config_hash(config)}",
         f"- dataset: {dataset['kind']} at `{dataset['root']}`",
@@ -146,12 +157,18 @@ def write_report(
         "## Segmentation network on val",
         "",
         "mIoU (%) and pixel accuracy of the final network trained on D_c + each method's pseudo",
-        "labels, next to dc_only (the clean model: D_c alone). Rows with reads_weak_masks = True",
-        "trained on every train mask (an upper bound, not a result).",
+        "labels, next to dc_only (the clean model: D_c alone), as the mean over `repeats`",
+        "trainings (seeds seed, seed+1, ...) with the standard deviation of the mIoU. Rows with",
+        "reads_weak_masks = True read masks of weak images (upper bounds, not results).",
         "",
         markdown_table(segmentation[[c for c in SEGMENTATION_COLUMNS if c in segmentation]]),
         "",
-        segmentation_gap(segmentation),
+        "### Pseudo labels and the networks trained on them, side by side",
+        "",
+        "Each method's pseudo-label mIoU on D_n next to its network's val mIoU, and the gain of",
+        "the network over the networks trained on CAM labels and on D_c alone.",
+        "",
+        markdown_table(side_by_side(segmentation, pseudo)),
         "",
         "### Per-class IoU (%) on val",
         "",
@@ -190,19 +207,6 @@ def write_report(
     text = "\n".join(lines)
     write_text(out_path, text)
     return text
-
-
-def segmentation_gap(table: pd.DataFrame) -> str:
-    """One sentence: how far each trained method is above the D_c-only baseline."""
-    base = table.loc[table["method"] == DC_ONLY, "miou"]
-    if base.empty:
-        return ""
-    gaps = [
-        f"{row.method} {row.miou - base.iloc[0]:+.2f} points"
-        for row in table.itertuples()
-        if row.method != DC_ONLY and not row.reads_weak_masks  # upper bounds are no gain
-    ]
-    return f"Gain over dc_only ({base.iloc[0]:.2f}): " + ", ".join(gaps) + "."
 
 
 def per_class(table: pd.DataFrame) -> pd.DataFrame:

@@ -35,12 +35,18 @@ SEGMENT = config["segment"]
 SEGMENT_TRAINED = SEGMENT["methods"] + ([FULL_GT] if SEGMENT["full_gt"] else [])
 SEGMENT_TRAINED = [REGISTRY.get(m, CHECKPOINT).name for m in SEGMENT_TRAINED]
 SEGMENT_EVALUATED = [DC_ONLY, *SEGMENT_TRAINED]
+# Repeats of each trained network (seed + repeat); dc_only, the clean model, exists once.
+REPEATS = list(range(SEGMENT["repeats"]))
+SEGMENT_RESULTS = [f"results/segmentation/{DC_ONLY}/repeat0"] + expand(
+    "results/segmentation/{method}/repeat{repeat}", method=SEGMENT_TRAINED, repeat=REPEATS
+)
 # Columns of the qualitative grid: listed methods with a figure title in the registry.
 FIGURE_STAGES = REGISTRY.figure_methods(METHODS)
 
 
 wildcard_constraints:
     shard=r"\d+",
+    repeat=r"\d+",
     run="|".join(CORRECTION_RUNS),
     method=r"[a-z0-9_]+",
 
@@ -72,7 +78,7 @@ def artifact_paths(key, wildcards):
         if produces == LABEL_MAPS:
             return method_label_dirs(name)
         if produces == CHECKPOINT:
-            return [segmentation_checkpoint_of(name)]
+            return [segmentation_checkpoint_of(name, 0)]
     paths = {
         "cams": CAM_STORES,
         "losses": LOSS_STORES,
@@ -139,20 +145,25 @@ def segmentation_init(wildcards):
     return {None: [], "clean_model": ["results/models/clean.pt"]}[init]
 
 
-def segmentation_checkpoint_of(name):
+def segmentation_checkpoint_of(name, repeat):
     if REGISTRY.get(name, CHECKPOINT).stage == "train_clean_model":
         return "results/models/clean.pt"
-    return f"results/models/segmentation/{name}.pt"
+    return f"results/models/segmentation/{name}/repeat{repeat}.pt"
 
 
 def segmentation_checkpoint(wildcards):
-    return segmentation_checkpoint_of(wildcards.method)
+    return segmentation_checkpoint_of(wildcards.method, wildcards.repeat)
+
+
+def repeat_seed(wildcards):
+    """Repeat k of a segmentation method trains with seed + k (repeat 0: the run's seed)."""
+    return config["seed"] + int(wildcards.repeat)
 
 
 def figure_inputs(wildcards=None):
     inputs = {"manifest": MANIFEST}
     inputs.update({method: method_label_dirs(method) for method in FIGURE_STAGES})
-    inputs["checkpoint"] = f"results/models/segmentation/{SEGMENT['methods'][0]}.pt"
+    inputs["checkpoint"] = segmentation_checkpoint_of(SEGMENT["methods"][0], 0)
     return inputs
 
 

@@ -10,14 +10,14 @@ rule train_segmentation:
         labels=segmentation_label_dirs,
         init=segmentation_init,
     output:
-        model="results/models/segmentation/{method}.pt",
-        history="results/models/segmentation/{method}_log.csv",
+        model="results/models/segmentation/{method}/repeat{repeat}.pt",
+        history="results/models/segmentation/{method}/repeat{repeat}_log.csv",
     wildcard_constraints:
         method="|".join(SEGMENT_TRAINED),
     params:
         dataset=DATASET,
         network=config["segment"]["network"],
-        seed=config["seed"],
+        seed=repeat_seed,
         code=package_code("train_segmentation.py"),
     threads: workflow.cores
     resources:
@@ -25,9 +25,9 @@ rule train_segmentation:
     conda:
         CONDA_ENV
     log:
-        "logs/train_segmentation/{method}.log",
+        "logs/train_segmentation/{method}/repeat{repeat}.log",
     benchmark:
-        "results/benchmarks/train_segmentation/{method}.tsv"
+        "results/benchmarks/train_segmentation/{method}/repeat{repeat}.tsv"
     script:
         "../scripts/train_segmentation.py"
 
@@ -38,12 +38,13 @@ rule evaluate_segmentation:
         manifest="results/data/manifest.csv",
         checkpoint=segmentation_checkpoint,
     output:
-        directory("results/segmentation/{method}"),
+        directory("results/segmentation/{method}/repeat{repeat}"),
     wildcard_constraints:
         method="|".join(SEGMENT_EVALUATED),
     params:
         dataset=DATASET,
         evaluation=config["segment"]["evaluation"],
+        seed=repeat_seed,  # the trained network's seed, recorded in its row
         crf=config["crf"] if config["segment"]["evaluation"]["crf"] else None,
         code=package_code("evaluate_segmentation.py"),
     threads: workflow.cores
@@ -52,18 +53,19 @@ rule evaluate_segmentation:
     conda:
         CONDA_ENV
     log:
-        "logs/evaluate_segmentation/{method}.log",
+        "logs/evaluate_segmentation/{method}/repeat{repeat}.log",
     benchmark:
-        "results/benchmarks/evaluate_segmentation/{method}.tsv"
+        "results/benchmarks/evaluate_segmentation/{method}/repeat{repeat}.tsv"
     script:
         "../scripts/evaluate_segmentation.py"
 
 
 rule gather_segmentation_metrics:
     input:
-        expand("results/segmentation/{method}", method=SEGMENT_EVALUATED),
+        SEGMENT_RESULTS,
     output:
-        report("results/metrics/segmentation.csv", category="Segmentation"),
+        table=report("results/metrics/segmentation.csv", category="Segmentation"),
+        repeats="results/metrics/segmentation_repeats.csv",
     params:
         code=package_code("gather_segmentation_metrics.py"),
     conda:

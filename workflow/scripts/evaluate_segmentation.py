@@ -11,4 +11,6 @@ with rule_context(snakemake) as smk:
         crf=smk.params.crf,
         out_dir=smk.output[0],
         device=smk.config["device"],
+        repeat=int(smk.wildcards.repeat),
+        seed=smk.params.seed,
     )

@@ -2,4 +2,4 @@ from pixelnoise.stages.gather_segmentation_metrics import gather_segmentation_ro
 from pixelnoise.workflow import rule_context
 
 with rule_context(snakemake) as smk:
-    gather_segmentation_rows(list(smk.input), smk.output[0])
+    gather_segmentation_rows(list(smk.input), smk.output.table, smk.output.repeats)
