@@ -15,6 +15,11 @@ configfile: os.path.join(workflow.basedir, "config/config.yaml")
 report: "workflow/report/workflow.rst"
 
 
+# A mistyped key first, on one line with the closest valid key, then the full schema check.
+from pixelnoise.config import unknown_key
+
+if (problem := unknown_key(config)) is not None:
+    raise ValueError(problem)
 validate(config, os.path.join(workflow.basedir, "workflow/schemas/config.schema.yaml"))
 
 

@@ -8,6 +8,7 @@ tests, benchmarks) reads it here instead of repeating the number. Light: stdlib 
 from __future__ import annotations
 
 import copy
+import difflib
 import functools
 from pathlib import Path
 from typing import Any
@@ -31,9 +32,13 @@ def _defaults(properties: dict[str, Any]) -> dict[str, Any]:
 
 
 @functools.cache
+def _schema() -> dict[str, Any]:
+    return yaml.safe_load(SCHEMA_PATH.read_text())
+
+
+@functools.cache
 def _schema_defaults() -> dict[str, Any]:
-    schema = yaml.safe_load(SCHEMA_PATH.read_text())
-    return _defaults(schema["properties"])
+    return _defaults(_schema()["properties"])
 
 
 def schema_defaults() -> dict[str, Any]:
@@ -51,3 +56,33 @@ def schema_defaults() -> dict[str, Any]:
     20
     """
     return copy.deepcopy(_schema_defaults())
+
+
+def unknown_key(config: dict, properties: dict | None = None, prefix: str = "") -> str | None:
+    """One line naming the first configuration key the schema does not know, with the closest
+    valid key, or None. (The schema validator's own message buries it under the schema.)
+
+    >>> unknown_key({"classifer": {"epochs": 1}})
+    'unknown config key `classifer`: did you mean `classifier`?'
+    >>> unknown_key({"correct": {"epoch": 3}})
+    'unknown config key `correct.epoch`: did you mean `correct.epochs`?'
+    >>> unknown_key({"seed": 1, "correct": {"epochs": 3}}) is None
+    True
+    """
+    properties = _schema()["properties"] if properties is None else properties
+    for key, value in config.items():
+        spec = properties.get(key)
+        if spec is None:
+            close = difflib.get_close_matches(str(key), list(properties), n=1, cutoff=0.6)
+            hint = (
+                f": did you mean `{prefix}{close[0]}`?"
+                if close
+                else (f"; valid keys here: {', '.join(sorted(properties))}")
+            )
+            return f"unknown config key `{prefix}{key}`{hint}"
+        children = spec.get("properties") if isinstance(spec, dict) else None
+        if isinstance(value, dict) and isinstance(children, dict):
+            found = unknown_key(value, children, f"{prefix}{key}.")
+            if found:
+                return found
+    return None

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
-from pixelnoise.atomic import atomic_path
+from pixelnoise.atomic import atomic_path, check_replaceable
 from pixelnoise.data.palette import save_label_png
 from pixelnoise.data.voc import VocDataset
 from pixelnoise.device import resolve_device
@@ -47,6 +47,7 @@ def evaluate_checkpoint(
     the checkpoint) gives the images. ``extra``: columns to add after ``method`` (e.g. the
     workflow's repeat and seed).
     """
+    check_replaceable(out_dir)  # refuse a foreign --out before loading anything
     model, meta = load_segmentation(checkpoint)
     if dataset is None:
         dataset = VocDataset(

@@ -103,6 +103,14 @@ def build_manifest(
         raise ConfigError(f"split.strong: unknown keys {sorted(unknown)}")
     train_ids = dataset.split_ids(train_split)
     val_ids = dataset.split_ids(val_split)
+    for ids, split, key in (
+        (train_ids, train_split, "train_split"),
+        (val_ids, val_split, "val_split"),
+    ):
+        if not ids:
+            raise DatasetError(
+                f"{dataset.split_file(split)} lists no images (config key dataset.{key})"
+            )
     both = sorted(set(train_ids) & set(val_ids))
     if both:
         raise DatasetError(
@@ -113,6 +121,11 @@ def build_manifest(
         choose_strong(train_ids, count=strong.get("count"), fraction=strong.get("fraction"),
                       list_file=strong.get("list"), seed=seed)
     )  # fmt: skip
+    if len(strong_ids) >= len(train_ids):
+        raise ConfigError(
+            f"split.strong takes all {len(train_ids)} train images, which leaves no weak images "
+            f"(D_n is empty): choose a smaller count, fraction or list"
+        )
     jobs = [(i, train_split, "strong" if i in strong_ids else "weak") for i in train_ids]
     jobs += [(i, val_split, "val") for i in val_ids]
     rows = []

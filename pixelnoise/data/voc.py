@@ -5,7 +5,7 @@ Layout under ``root``::
     JPEGImages/<id>.jpg                  RGB images
     SegmentationClass/<id>.png           label maps (class index, 255 = void)
     ImageSets/Segmentation/<split>.txt   one id per line
-    image_labels.csv                     image_id,labels (space-separated class indices)
+    image_labels.csv                     image_id,labels (class indices: spaces, commas or ;)
     Annotations/<id>.xml                 (VOC) object names, used when labels_source="xml"
     classes.json                         {"classes": [...], "background": 0 | null, "void": 255}
 
@@ -22,14 +22,17 @@ weakly labelled image never has its mask opened unless evaluation asks for it.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
+import re
 import xml.etree.ElementTree as ET
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import simplejpeg
 from PIL import Image
 
 from pixelnoise.data.palette import load_label_png
@@ -43,6 +46,10 @@ VOC_CLASSES = (
 )  # fmt: skip
 
 _READ_ERRORS = (OSError, SyntaxError, ValueError, Image.DecompressionBombError)
+# Pixel modes read as 8-bit RGB without losing information (palette, grey, CMYK, YCbCr, alpha).
+_IMAGE_MODES = ("RGB", "L", "P", "RGBA", "LA", "PA", "CMYK", "YCbCr")
+# Image-level labels may be separated by spaces, commas or semicolons.
+_LABEL_SEPARATORS = re.compile(r"[\s,;]+")
 
 
 @dataclass(frozen=True)
@@ -192,11 +199,25 @@ class VocDataset:
     def read_image(self, image_id: str) -> np.ndarray:
         """Fully decode the image as HxWx3 uint8 RGB; corrupt or truncated files raise.
 
-        Relies on PIL's default ``ImageFile.LOAD_TRUNCATED_IMAGES = False``.
+        JPEGs are decoded by libjpeg-turbo in strict mode (simplejpeg), so corrupt data that
+        libjpeg only warns about (and Pillow decodes into smeared blocks without a word) raises;
+        other formats go through Pillow with ``LOAD_TRUNCATED_IMAGES = False``. Pixel formats
+        without a faithful 8-bit RGB reading (16-bit, 32-bit, float, 1-bit) raise too.
         """
         path = self._existing_image(image_id)
         try:
-            with Image.open(path) as img:
+            data = path.read_bytes()
+            if simplejpeg.is_jpeg(data):
+                try:
+                    return simplejpeg.decode_jpeg(data, colorspace="RGB", strict=True)
+                except ValueError as exc:
+                    raise DatasetError(f"corrupt JPEG {path}: {exc}") from exc
+            with Image.open(io.BytesIO(data)) as img:
+                if img.mode not in _IMAGE_MODES:
+                    raise DatasetError(
+                        f"image {path} has pixel mode {img.mode!r} ({img.format}); expected 8-bit "
+                        f"RGB or greyscale: convert it, e.g. to an 8-bit JPEG"
+                    )
                 img.load()
                 return np.asarray(img.convert("RGB"), dtype=np.uint8)
         except _READ_ERRORS as exc:
@@ -245,15 +266,22 @@ class VocDataset:
             if not path.is_file():
                 raise DatasetError(f"image-level labels file not found: {path}")
             table: dict[str, str] = {}
-            with path.open(newline="") as f:
+            # utf-8-sig: a spreadsheet's byte-order mark is not part of the first column's name.
+            with path.open(newline="", encoding="utf-8-sig") as f:
                 reader = csv.DictReader(f)
-                if not {"image_id", "labels"} <= set(reader.fieldnames or ()):
-                    raise DatasetError(f"{path} must have columns image_id,labels")
+                columns = [name.strip() for name in reader.fieldnames or ()]
+                if not {"image_id", "labels"} <= set(columns):
+                    raise DatasetError(
+                        f"{path} must have columns image_id,labels; its header is {columns}"
+                    )
+                reader.fieldnames = columns
                 for row in reader:
                     image_id = (row["image_id"] or "").strip()
                     if image_id in table:
                         raise DatasetError(f"image {image_id} is listed twice in {path}")
-                    table[image_id] = row["labels"] or ""
+                    # An unquoted "5,12" splits into extra columns: they are labels too.
+                    extra = [str(v) for v in row.get(None) or []]
+                    table[image_id] = " ".join([row["labels"] or "", *extra])
             self._csv = table
         return self._csv
 
@@ -280,7 +308,8 @@ class VocDataset:
         else:
             source = self.labels_file
             try:
-                raw = tuple(int(tok) for tok in self._label_table().get(image_id, "").split())
+                text = self._label_table().get(image_id, "").strip()
+                raw = tuple(int(tok) for tok in _LABEL_SEPARATORS.split(text) if tok)
             except ValueError as exc:
                 raise DatasetError(f"{source}: image {image_id} has a non-integer label") from exc
         bad = [v for v in raw if not 0 <= v < self.classes.num_classes]

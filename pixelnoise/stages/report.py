@@ -185,7 +185,10 @@ def write_report(
         "",
         f"theta = {theta['theta']:.4g} (rule: {theta['rule']}, target accuracy "
         f"{theta['min_accuracy']}): kept CAM labels on D_c are {100 * theta['accuracy']:.1f}% "
-        f"correct and cover {100 * theta['coverage']:.1f}% of the pixels. "
+        f"correct and cover {100 * theta['coverage']:.2f}% of the pixels (measured at this θ).",
+        *(["", f"**Warning:** {theta['warning']}."] if theta.get("warning") else []),
+        "",
+        fallback_sentence(pseudo),
         "",
         "![theta curve](detect/theta_curve.png)",
         "",
@@ -207,6 +210,17 @@ def write_report(
     text = "\n".join(lines)
     write_text(out_path, text)
     return text
+
+
+def fallback_sentence(pseudo: pd.DataFrame) -> str:
+    """How many weak images kept their CAM labels because no superpixel was supervised."""
+    fell_back = pseudo[pseudo["cam_fallbacks"] > 0]
+    if fell_back.empty:
+        return "No weak image fell back to its CAM labels."
+    parts = [f"{r.method} {r.cam_fallbacks} of {r.images}" for r in fell_back.itertuples()]
+    return "Weak images that fell back to their CAM labels (no supervised superpixel): " + (
+        ", ".join(parts) + "."
+    )
 
 
 def per_class(table: pd.DataFrame) -> pd.DataFrame:

@@ -7,11 +7,16 @@ accuracy and the coverage of "loss < θ" can be measured for every θ of a grid.
 from __future__ import annotations
 
 import json
+import logging
 
 from pixelnoise.arraystore import ArrayReader
 from pixelnoise.atomic import atomic_path, write_text
 from pixelnoise.detect import choose_theta, plot_theta_curve, theta_curve, theta_grid
 from pixelnoise.run_data import RunData
+
+log = logging.getLogger(__name__)
+#: Below this fraction of D_c's pixels kept, θ is reported with a warning.
+LOW_COVERAGE = 0.05
 
 
 def select_theta(
@@ -29,14 +34,25 @@ def select_theta(
     run = RunData.load(dataset_cfg, manifest_path)
     cams, losses = ArrayReader(cam_paths), ArrayReader(loss_paths)
     ids = run.ids("strong")
-    curve = theta_curve(
+    maps = (
         [losses[i][0] for i in ids],
         [run.cam_labels(cams, i, tau_bg) for i in ids],
         [run.dataset.read_mask(i) for i in ids],  # D_c: masks allowed
-        theta_grid(**cfg["theta_grid"]),
     )
+    curve = theta_curve(*maps, theta_grid(**cfg["theta_grid"]))
     choice = choose_theta(curve, min_accuracy=cfg["min_accuracy"], fixed=cfg["theta"])
+    # The chosen θ measured exactly (a fixed θ falls between grid points).
+    exact = theta_curve(*maps, [choice["theta"]]).iloc[0]
+    choice.update(accuracy=float(exact["accuracy"]), coverage=float(exact["coverage"]))
     choice["strong_images"] = len(ids)
+    if not choice["coverage"] >= LOW_COVERAGE:
+        choice["warning"] = (
+            f"theta = {choice['theta']:.4g} keeps {100 * choice['coverage']:.2f}% of D_c's "
+            f"labelled pixels (< {100 * LOW_COVERAGE:.0f}%): most weak images get few or no clean "
+            "labels "
+            "and fall back to CAM labels; raise detect.theta or lower detect.min_accuracy"
+        )
+        log.warning(choice["warning"])
     with atomic_path(out_csv) as tmp:
         curve.to_csv(tmp, index=False, float_format="%.6g")
     plot_theta_curve(curve, choice, out_png)

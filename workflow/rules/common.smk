@@ -18,6 +18,11 @@ from pixelnoise.methods import (
 from pixelnoise.methods.registry import input_name
 
 DATASET = config["dataset"]
+if DATASET["kind"] == "voc" and not os.path.isdir(DATASET["root"]):
+    raise ValueError(
+        f"dataset.root: {os.path.abspath(DATASET['root'])} is not a folder; set dataset.root in "
+        "your config file (relative paths start from the working directory)"
+    )
 # For `--software-deployment-method conda`; `make install` sets up the same stack in .venv.
 CONDA_ENV = "../../envs/pixelnoise.yaml"
 SHARDS = list(range(config["shards"]))
