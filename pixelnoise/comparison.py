@@ -89,6 +89,12 @@ def headline(segmentation: pd.DataFrame, baselines=("cam", "dc_only")) -> list[s
     contenders = contenders[~contenders["method"].isin(["dc_only"])]
     if contenders.empty:
         return ["No segmentation method was trained besides the baselines."]
+    if contenders["miou"].isna().all():
+        return [
+            "No val score exists: no val image has a mask. The segmentation networks were "
+            "trained and saved, and their val predictions written, but cannot be ranked."
+        ]
+    contenders = contenders[contenders["miou"].notna()]
     best = contenders.sort_values("miou", ascending=False).iloc[0]
     spread = "" if best.repeats < 2 else f" ± {best.miou_std:.2f}"
     lines = [

@@ -42,6 +42,7 @@ def evaluate_checkpoint(
     extra: dict | None = None,
 ) -> dict:
     """Predict every image of ``split`` (or ``ids``), score against its masks, write outputs.
+    Images without a mask are predicted but not scored (all scores NaN if none has one).
 
     Either ``dataset`` (the workflow's reader) or ``data_root`` (a folder; classes come from
     the checkpoint) gives the images. ``extra``: columns to add after ``method`` (e.g. the
@@ -65,6 +66,7 @@ def evaluate_checkpoint(
     dev = resolve_device(device)
     model.to(dev)
     matrix = ConfusionMatrix(dataset.classes.num_classes)
+    scored = 0
     with atomic_path(out_dir, directory=True) as tmp:
         predictions = Path(tmp) / PREDICTIONS_DIR
         predictions.mkdir()
@@ -73,14 +75,17 @@ def evaluate_checkpoint(
             labels = predict_labels(
                 model, image, meta, scales=scales, flip=flip, crf=crf, device=dev
             )
-            matrix.update(labels, dataset.read_mask(image_id))
+            if dataset.has_mask(image_id):  # without masks: predictions only, no score
+                matrix.update(labels, dataset.read_mask(image_id))
+                scored += 1
             save_label_png(predictions / f"{image_id}.png", labels)
         summary = matrix.summary(names)
         row = {
             "method": method or Path(checkpoint).stem,
             **(extra or {}),
             "split": split,
-            "images": len(ids),
+            "images": scored,  # images with a mask; the others are predicted, not scored
+            "images_without_mask": len(ids) - scored,
             "miou": summary.pop("miou"),
             "pixel_acc": summary.pop("precision"),  # every pixel is labelled: pixel accuracy
             **{k: v for k, v in summary.items() if k.startswith("iou_")},

@@ -91,14 +91,17 @@ def score_label_maps(
     ids: Iterable[str],
     predictors: dict[object, Callable[[str], np.ndarray]],
     desc: str = "evaluate",
-) -> dict[object, ConfusionMatrix]:
-    """One confusion matrix per named predictor, reading each ground-truth mask once."""
+) -> tuple[dict[object, ConfusionMatrix], list[str]]:
+    """One confusion matrix per named predictor, reading each ground-truth mask once, and the
+    ids scored: images without a mask (the normal case for weakly labelled data) are skipped,
+    and with none left every score is NaN."""
     matrices = {name: ConfusionMatrix(dataset.classes.num_classes) for name in predictors}
-    for image_id in tqdm(list(ids), desc=desc, mininterval=5):
+    scored = [image_id for image_id in ids if dataset.has_mask(image_id)]
+    for image_id in tqdm(scored, desc=desc, mininterval=5):
         truth = dataset.read_mask(image_id)
         for name, predict in predictors.items():
             matrices[name].update(predict(image_id), truth)
-    return matrices
+    return matrices, scored
 
 
 def write_rows(rows: list[dict], path: str) -> None:

@@ -185,3 +185,34 @@ def test_a_theta_that_keeps_almost_nothing_is_reported_honestly(finished_run, tm
     assert choice["theta"] == 1e-9 and choice["coverage"] <= grid_low  # measured at θ itself
     assert choice["coverage"] < 0.05
     assert "raise detect.theta" in json.loads((tmp_path / "theta.json").read_text())["warning"]
+
+
+def test_val_images_without_masks_are_predicted_not_scored(tree, tmp_path):
+    from pixelnoise.evaluation import evaluate_checkpoint
+    from pixelnoise.models.checkpoints import segmentation_meta
+    from pixelnoise.models.deeplab import SegmentationNet
+
+    for image_id in VAL:
+        (tree / "SegmentationClass" / f"{image_id}.png").unlink()
+    manifest = build_manifest(VocDataset(tree), strong={"count": 2}, progress=False)
+    assert (manifest["role"] == "val").sum() == len(VAL)
+    net = {"backbone": "resnet_tiny", "output_stride": 8, "head": "aspp"}
+    checkpoint = tmp_path / "seg.pt"
+    save_checkpoint(checkpoint, SegmentationNet("resnet_tiny", 3),
+                    segmentation_meta(net, ["background", "cat", "dog"], 0))  # fmt: skip
+    row = evaluate_checkpoint(checkpoint=str(checkpoint), dataset=VocDataset(tree), ids=VAL,
+                              out_dir=str(tmp_path / "eval"), device="cpu")  # fmt: skip
+    assert row["images"] == 0 and row["images_without_mask"] == 2 and np.isnan(row["miou"])
+    assert len(list((tmp_path / "eval/predictions").glob("*.png"))) == 2
+
+
+def test_weak_images_without_masks_are_not_scored(tree):
+    from pixelnoise.metrics import score_label_maps
+
+    dataset = VocDataset(tree)
+    (tree / "SegmentationClass/t5.png").unlink()
+    predict = {"zeros": lambda image_id: np.zeros((H, W), np.uint8)}
+    matrices, scored = score_label_maps(dataset, ["t4", "t5"], predict)
+    assert scored == ["t4"] and matrices["zeros"].valid == H * W
+    matrices, scored = score_label_maps(dataset, ["t5"], predict)
+    assert scored == [] and np.isnan(matrices["zeros"].miou())

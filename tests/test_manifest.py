@@ -170,7 +170,8 @@ def test_manifest_stops_on_bad_files(tree):
     with pytest.raises(DatasetError, match=rf"{strong[0]}\.png"):
         build_manifest(ds, strong={"count": 2}, progress=False)
     save_label_png(tree / "SegmentationClass" / f"{strong[0]}.png", np.zeros((H, W), np.uint8))
-    (tree / "SegmentationClass" / "v1.png").unlink()
+    # A val image may lack its mask (it is then predicted, not scored), but a bad one stops.
+    save_label_png(tree / "SegmentationClass" / "v1.png", np.zeros((H + 1, W), np.uint8))
     with pytest.raises(DatasetError, match=r"v1\.png"):
         build_manifest(ds, strong={"count": 2}, progress=False)
     save_label_png(tree / "SegmentationClass" / "v1.png", np.zeros((H, W), np.uint8))

@@ -95,8 +95,10 @@ def build_manifest(
 ) -> pd.DataFrame:
     """Assign roles and validate every image; stops at the first bad file (DatasetError).
 
-    Each image is decoded and its labels read; masks are checked for strong and val images
-    only. ``strong`` is ``{"count": n}``, ``{"fraction": f}`` or ``{"list": path}``.
+    Each image is decoded and its labels read; masks are checked for strong images (which
+    must have one) and for the val images that have one (val images without masks are
+    predicted, not scored). Weak images' masks are never opened. ``strong`` is
+    ``{"count": n}``, ``{"fraction": f}`` or ``{"list": path}``.
     """
     unknown = set(strong) - {"count", "fraction", "list"}
     if unknown:
@@ -132,8 +134,8 @@ def build_manifest(
     for image_id, split, role in tqdm(jobs, desc="validate dataset", disable=not progress):
         height, width = dataset.read_image(image_id).shape[:2]
         labels = dataset.labels(image_id)
-        if role != "weak":
-            dataset.read_mask(image_id)
+        if role == "strong" or (role == "val" and dataset.has_mask(image_id)):
+            dataset.read_mask(image_id)  # D_c needs its masks; val masks are optional
         rows.append((image_id, split, role, " ".join(map(str, labels)), height, width))
     df = pd.DataFrame(rows, columns=COLUMNS)
     return df.sort_values(["split", "image_id"], kind="stable", ignore_index=True)

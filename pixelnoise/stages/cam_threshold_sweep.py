@@ -38,8 +38,9 @@ def cam_threshold_sweep(
         return predict
 
     ids = run.ids("weak")
-    matrices = score_label_maps(run.dataset, ids, {t: at(t) for t in taus}, "CAM sweep")
+    matrices, scored = score_label_maps(run.dataset, ids, {t: at(t) for t in taus}, "CAM sweep")
     names = list(run.dataset.classes.names)
-    rows = [{"tau_bg": t, "images": len(ids), **matrices[t].summary(names)} for t in taus]
+    counts = {"images": len(scored), "images_without_mask": len(ids) - len(scored)}
+    rows = [{"tau_bg": t, **counts, **matrices[t].summary(names)} for t in taus]
     write_rows(rows, out)
     return pd.DataFrame(rows)

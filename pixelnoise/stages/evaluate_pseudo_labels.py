@@ -27,7 +27,7 @@ def evaluate_methods(
         if missing:
             raise FileNotFoundError(f"{method}: no pseudo labels for {missing[:5]} in {dirs}")
         predictors[method] = lambda image_id, files=files: load_label_png(files[image_id])
-    matrices = score_label_maps(run.dataset, ids, predictors, "pseudo labels")
+    matrices, scored = score_label_maps(run.dataset, ids, predictors, "pseudo labels")
     names = list(run.dataset.classes.names)
     rows = []
     for method, dirs in label_dirs.items():
@@ -35,7 +35,8 @@ def evaluate_methods(
         rows.append(
             {
                 "method": method,
-                "images": len(ids),
+                "images": len(scored),  # weak images with a mask: the ones scored
+                "images_without_mask": len(ids) - len(scored),
                 **matrices[method].summary(names),
                 "cam_fallbacks": int(sum(s["fallback"].sum() for s in summaries)),
                 "reads_weak_masks": REGISTRY.reads_weak_masks(method, LABEL_MAPS),

@@ -30,7 +30,8 @@ def summarise_repeats(runs: pd.DataFrame) -> pd.DataFrame:
     """
     scores = ["miou", "pixel_acc", *(c for c in runs.columns if c.startswith("iou_"))]
     grouped = runs.groupby("method", sort=False)
-    table = grouped[["split", "images"]].first()
+    counts = [c for c in ("split", "images", "images_without_mask") if c in runs]
+    table = grouped[counts].first()
     table["repeats"] = grouped.size()
     table = table.join(grouped[scores].mean())
     table.insert(table.columns.get_loc("miou") + 1, "miou_std", grouped["miou"].std(ddof=1))
