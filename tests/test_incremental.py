@@ -4,6 +4,7 @@ Every test is a dry run against the shared finished run (or a copy of it): chang
 a package module plans its stage and everything downstream, and nothing upstream.
 """
 
+import os
 import re
 import shutil
 import subprocess
@@ -200,3 +201,34 @@ def test_editing_package_code_reruns_its_stage_and_what_follows(finished_run, tm
         source.write("# an edit\n")
     assert_plan(dry_run(run, snakefile=snakefile), CODE_EDITS[edited])
     assert (REPO / edited).read_text() != (repository / edited).read_text()
+
+
+def test_an_image_edited_in_place_reruns_the_manifest(tmp_path, finished_run):
+    """Images and masks are tracked by size and modification time (workflow/rules/common.smk)."""
+    data = tmp_path / "data"
+    shutil.copytree(finished_run / "results/data/synthetic", data)  # copy2 keeps the mtimes
+    config = extra_config(tmp_path, {"dataset": {"kind": "voc", "root": str(data)}})
+    run = tmp_path / "run"
+    manifest = "results/data/manifest.csv"
+    command = [
+        sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+        "--directory", str(run), "--cores", "2", manifest,
+        "--configfile", str(TINY), str(config),
+    ]  # fmt: skip
+    subprocess.run(command, capture_output=True, check=True, timeout=300)
+    assert parse_plan(_dry(command)) == []
+    image = next((data / "JPEGImages").glob("*.jpg"))
+    image.write_bytes(image.read_bytes())  # same content, new mtime: a careful no-op edit
+    os.utime(image, ns=(image.stat().st_atime_ns, image.stat().st_mtime_ns + 10**9))
+    assert parse_plan(_dry(command)) == ["build_manifest"]
+    mask = next((data / "SegmentationClass").glob("*.png"))
+    subprocess.run(command, capture_output=True, check=True, timeout=300)
+    mask.write_bytes(mask.read_bytes() + b"\0")  # a changed size
+    assert parse_plan(_dry(command)) == ["build_manifest"]
+
+
+def _dry(command: list[str]) -> str:
+    result = subprocess.run([*command[:-3], "--dry-run", *command[-3:]], capture_output=True,
+                            text=True, timeout=300)  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result.stdout + result.stderr

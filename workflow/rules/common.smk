@@ -68,6 +68,22 @@ def dataset_inputs(wildcards=None):
     return files
 
 
+def dataset_content():
+    """Size and modification time of every image and mask of a VOC-style dataset, hashed: a
+    rerun trigger of the manifest, so that an image or mask edited in place reruns everything
+    that reads the dataset. (Masks are only stat-ed here, never read.)"""
+    if DATASET["kind"] == "synthetic":  # a workflow output: tracked by Snakemake itself
+        return ""
+    digest = hashlib.sha256()
+    for folder in (DATASET["image_dir"], DATASET["mask_dir"]):
+        base = os.path.join(DATASET["root"], folder)
+        entries = sorted(os.scandir(base), key=lambda e: e.name) if os.path.isdir(base) else []
+        for entry in entries:
+            stat = entry.stat()
+            digest.update(f"{folder}/{entry.name}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:16]
+
+
 def method_label_dirs(method):
     """The shard directories of one method's pseudo labels."""
     return expand("results/pseudo_labels/{method}/shard{shard}", method=method, shard=SHARDS)
