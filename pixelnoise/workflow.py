@@ -19,8 +19,13 @@ def rule_context(smk) -> Iterator[object]:
     stream = open(log_path, "w", buffering=1) if log_path else sys.stderr  # noqa: SIM115
     handler = logging.StreamHandler(stream)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    # Warnings (e.g. a θ that keeps almost nothing) also reach the terminal, not only the log.
+    screen = logging.StreamHandler(sys.__stderr__)
+    screen.setLevel(logging.WARNING)
+    screen.setFormatter(logging.Formatter(f"rule {smk.rule}: %(levelname)s: %(message)s"))
     root = logging.getLogger()
     root.addHandler(handler)
+    root.addHandler(screen)
     root.setLevel(logging.INFO)
     if "torch" in sys.modules:  # jobs that never import torch (label maps, tables) start faster
         sys.modules["torch"].set_num_threads(max(1, int(smk.threads)))
@@ -34,6 +39,7 @@ def rule_context(smk) -> Iterator[object]:
         raise
     finally:
         root.removeHandler(handler)
+        root.removeHandler(screen)
         if log_path:
             stream.close()
 
