@@ -25,6 +25,19 @@ def image_key(image_id: str) -> int:
     return int.from_bytes(hashlib.sha256(image_id.encode()).digest()[:8], "big")
 
 
+def node_labels(graph: SuperpixelGraph, pixel_labels: np.ndarray, cfg: dict) -> np.ndarray:
+    """Each superpixel's label: the majority class of its supervised pixels, kept only where
+    those pixels cover at least ``cfg["min_clean_fraction"]`` of the superpixel (0: any)."""
+    labels = majority_vote(graph.segments, pixel_labels, graph.num_nodes)
+    if cfg["min_clean_fraction"] > 0:
+        sizes = np.bincount(graph.segments.ravel(), minlength=graph.num_nodes)
+        supervised = np.bincount(
+            graph.segments[pixel_labels != VOID].ravel(), minlength=graph.num_nodes
+        )
+        labels[supervised < cfg["min_clean_fraction"] * sizes] = VOID
+    return labels
+
+
 def gnn_options(cfg: dict) -> dict:
     """The GNN settings of the config's ``correct`` section, as ``correct_graphs`` takes them."""
     keys = ("backend", "mode", "hidden", "heads", "dropout", "lr", "weight_decay", "epochs",
@@ -58,16 +71,15 @@ def correct(
     graphs, rows = [], []
     for image_id in ids:
         graph = SuperpixelGraph.load(graph_files[image_id])
-        labels = supervision.labels(sources, image_id)
-        node_labels = majority_vote(graph.segments, labels, graph.num_nodes)
+        labels = node_labels(graph, supervision.labels(sources, image_id), cfg)
         allowed = inputs.run.allowed_classes(image_id)
-        graphs.append(GraphInput(graph.features, graph.edges, node_labels, allowed))
+        graphs.append(GraphInput(graph.features, graph.edges, labels, allowed))
         rows.append(
             {
                 "image_id": image_id,
                 "nodes": graph.num_nodes,
                 "edges": len(graph.edges),
-                "labelled_nodes": int((node_labels != VOID).sum()),
+                "labelled_nodes": int((labels != VOID).sum()),
             }
         )
     probabilities = correct_graphs(
