@@ -21,8 +21,8 @@ from collections.abc import Sequence
 import numpy as np
 import scipy.sparse as sp
 
-from pixelnoise.graphs import VOID, SuperpixelGraph
-from pixelnoise.supervision import SupervisionInputs, source
+from pixelnoise.graphs import VOID
+from pixelnoise.supervision import supervised_graphs
 
 
 def propagate(
@@ -64,40 +64,19 @@ def propagate(
 def correct(method, inputs, ids: list[str], *, cfg: dict, seed: int, device: str):
     """A correction run (registry ``node_probabilities``) by propagation; ``seed`` and
     ``device`` are unused (deterministic, CPU)."""
-    from pixelnoise.correction import node_labels
-
-    supervision = source(method.options["supervision"])
-    needs = set(supervision.consumes)
-    sources = SupervisionInputs(
-        run=inputs.run,
-        cams=inputs.cams,
-        losses=inputs.losses if "losses" in needs else None,
-        theta=inputs.theta if "theta" in needs else None,
-        tau_bg=inputs.params["tau_bg"],
-        cfg=cfg,
-    )
-    graph_files = inputs.files("graphs", ".npz")
     rows, probabilities = [], []
-    for image_id in ids:
-        graph = SuperpixelGraph.load(graph_files[image_id])
-        labels = node_labels(graph, supervision.labels(sources, image_id), cfg)
+    for graph, labels, row in supervised_graphs(method, inputs, ids, cfg):
+        allowed = inputs.run.allowed_classes(row["image_id"])
         probabilities.append(
             propagate(
                 graph.edges,
                 graph.weights,
                 labels,
-                inputs.run.allowed_classes(image_id),
+                allowed,
                 inputs.run.num_classes,
                 alpha=cfg["propagation_alpha"],
                 iterations=cfg["propagation_iterations"],
             )
         )
-        rows.append(
-            {
-                "image_id": image_id,
-                "nodes": graph.num_nodes,
-                "edges": len(graph.edges),
-                "labelled_nodes": int((labels != VOID).sum()),
-            }
-        )
+        rows.append(row)
     return rows, probabilities

@@ -10,7 +10,7 @@ NumPy only (no torch), so the registry that reads these declarations stays light
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,6 +18,7 @@ import numpy as np
 from pixelnoise.cam_labels import cam_seeds
 from pixelnoise.detect import clean_mask
 from pixelnoise.errors import ConfigError
+from pixelnoise.graphs import SuperpixelGraph, majority_vote
 from pixelnoise.metrics import VOID
 
 
@@ -85,3 +86,44 @@ def source(name: str) -> Source:
     if name not in SOURCES:
         raise ConfigError(f"unknown supervision source {name!r}; choose one of {sorted(SOURCES)}")
     return SOURCES[name]
+
+
+def node_labels(graph: SuperpixelGraph, pixel_labels: np.ndarray, cfg: dict) -> np.ndarray:
+    """Each superpixel's label: the majority class of its supervised pixels, kept only where
+    those pixels cover at least ``cfg["min_clean_fraction"]`` of the superpixel (0: any)."""
+    labels = majority_vote(graph.segments, pixel_labels, graph.num_nodes)
+    if cfg["min_clean_fraction"] > 0:
+        sizes = np.bincount(graph.segments.ravel(), minlength=graph.num_nodes)
+        supervised = np.bincount(
+            graph.segments[pixel_labels != VOID].ravel(), minlength=graph.num_nodes
+        )
+        labels[supervised < cfg["min_clean_fraction"] * sizes] = VOID
+    return labels
+
+
+def supervised_graphs(
+    method, inputs, ids: list[str], cfg: dict
+) -> Iterator[tuple[SuperpixelGraph, np.ndarray, dict]]:
+    """For a correction run (registry ``options["supervision"]``), each image's graph, its node
+    labels and its summary row (nodes, edges, labelled nodes)."""
+    supervision = source(method.options["supervision"])
+    needs = set(supervision.consumes)
+    sources = SupervisionInputs(
+        run=inputs.run,
+        cams=inputs.cams,
+        losses=inputs.losses if "losses" in needs else None,
+        theta=inputs.theta if "theta" in needs else None,
+        tau_bg=inputs.params["tau_bg"],
+        cfg=cfg,
+    )
+    graph_files = inputs.files("graphs", ".npz")
+    for image_id in ids:
+        graph = SuperpixelGraph.load(graph_files[image_id])
+        labels = node_labels(graph, supervision.labels(sources, image_id), cfg)
+        row = {
+            "image_id": image_id,
+            "nodes": graph.num_nodes,
+            "edges": len(graph.edges),
+            "labelled_nodes": int((labels != VOID).sum()),
+        }
+        yield graph, labels, row

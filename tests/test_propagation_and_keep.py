@@ -4,10 +4,10 @@ corrected label maps that keep the detected pixels' own labels."""
 import numpy as np
 
 from pixelnoise.corrected_labels import labeller
-from pixelnoise.correction import node_labels
 from pixelnoise.graphs import VOID, SuperpixelGraph
 from pixelnoise.methods import LABEL_MAPS, REGISTRY
 from pixelnoise.propagation import propagate
+from pixelnoise.supervision import node_labels
 
 
 def test_propagation_follows_the_strong_edges():
