@@ -204,3 +204,21 @@ def test_training_stops_when_the_loss_is_flat(tmp_path):
                                                   "plateau_tolerance": 0.5})  # fmt: skip
     assert 3 <= len(history) < 30
     assert len(pd.read_csv(tmp_path / "log.csv")) == len(history)
+
+
+def test_init_from_a_classifier_takes_its_backbone_only(tmp_path):
+    from pixelnoise.models.checkpoints import classifier_meta
+
+    images, labels = _toy()
+    torch.manual_seed(3)
+    classifier = CamClassifier("resnet_tiny", 2)
+    meta = classifier_meta(CFG, ["background", "red", "blue"], [1, 2], 0)
+    save_checkpoint(tmp_path / "classifier.pt", classifier, meta)
+    _train(tmp_path, images, labels, cfg={"epochs": 0},
+           init_checkpoint=str(tmp_path / "classifier.pt"))  # fmt: skip
+    state = torch.load(tmp_path / "seg.pt")["state_dict"]
+    backbone = {k: v for k, v in classifier.state_dict().items() if k.startswith("backbone.")}
+    assert backbone and all(torch.equal(state[k], v) for k, v in backbone.items())
+    with pytest.raises(ConfigError, match="backbone is resnet_tiny"):
+        _train(tmp_path / "b", images, labels, cfg={"epochs": 0, "backbone": "resnet_small"},
+               init_checkpoint=str(tmp_path / "classifier.pt"))  # fmt: skip

@@ -15,6 +15,7 @@ def train_clean_model(
     log_path: str,
     seed: int,
     device: str,
+    init_checkpoint: str | None = None,
 ) -> list[dict]:
     run = RunData.load(dataset_cfg, manifest_path)
     return train_segmentation(
@@ -29,4 +30,5 @@ def train_clean_model(
         seed=seed,
         device=device,
         description="clean model",
+        init_checkpoint=init_checkpoint,
     )

@@ -104,14 +104,26 @@ def train_segmentation(
 
 
 def load_initial_weights(model: SegmentationNet, path: str, cfg: dict, class_names) -> None:
-    """Copy a segmentation checkpoint's weights into ``model``, after checking that it was
-    trained with the same architecture and classes."""
-    checkpoint = load_checkpoint(path, "segmentation")
+    """Start ``model`` from a checkpoint: all weights of a segmentation checkpoint of the same
+    architecture and classes (e.g. the clean model), or the backbone of a classifier of the
+    same backbone (trained on every train image's image-level labels)."""
+    checkpoint = load_checkpoint(path)
     meta = checkpoint["meta"]
+    if meta.get("kind") == "classifier":
+        if meta["backbone"] != cfg["backbone"]:
+            raise ConfigError(
+                f"cannot start from {path} (config key `init`): its backbone is "
+                f"{meta['backbone']}, this network's {cfg['backbone']}"
+            )
+        prefix = "backbone."
+        backbone = {k[len(prefix) :]: v for k, v in checkpoint["state_dict"].items()
+                    if k.startswith(prefix)}  # fmt: skip
+        model.backbone.load_state_dict(backbone)
+        return
     expected = {key: cfg[key] for key in ("backbone", "output_stride", "head")}
     expected["class_names"] = list(class_names)
-    found = {key: meta[key] for key in expected}
-    if found != expected:
+    found = {key: meta.get(key) for key in expected}
+    if meta.get("kind") != "segmentation" or found != expected:
         raise ConfigError(
             f"cannot start from {path} (config key `init`): it has {found}, this network {expected}"
         )

@@ -160,10 +160,21 @@ def segmentation_label_dirs(wildcards):
     return [path for key in method.upstream() for path in artifact_paths(key, wildcards)]
 
 
+INIT_CHECKPOINTS = {
+    None: [],
+    "clean_model": ["results/models/clean.pt"],
+    "classifier": ["results/models/classifier.pt"],
+}
+
+
 def segmentation_init(wildcards):
     """The checkpoint a segmentation network starts from (`segment.network.init`), if any."""
-    init = SEGMENT["network"]["init"]
-    return {None: [], "clean_model": ["results/models/clean.pt"]}[init]
+    return INIT_CHECKPOINTS[SEGMENT["network"]["init"]]
+
+
+def clean_model_init(wildcards):
+    """The checkpoint the clean model's backbone starts from (`clean_model.init`), if any."""
+    return INIT_CHECKPOINTS[config["clean_model"]["init"]]
 
 
 def segmentation_checkpoint_of(name, repeat):

@@ -5,6 +5,7 @@ rule train_clean_model:
     input:
         dataset_inputs(),
         manifest="results/data/manifest.csv",
+        init=clean_model_init,
     output:
         model="results/models/clean.pt",
         history="results/models/clean_log.csv",

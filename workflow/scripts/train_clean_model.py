@@ -10,4 +10,5 @@ with rule_context(snakemake) as smk:
         log_path=smk.output.history,
         seed=smk.params.seed,
         device=smk.config["device"],
+        init_checkpoint=smk.input.init[0] if smk.input.init else None,
     )
