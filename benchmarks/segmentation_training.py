@@ -60,10 +60,13 @@ def train_and_evaluate(job: dict, results) -> None:
     torch.set_num_threads(job["threads"])
     run_dir = Path(job["run_dir"])
     run = RunData.load(job["dataset"], str(run_dir / "results/data/manifest.csv"))
-    label_dirs = sorted(
-        str(p) for p in (run_dir / "results/pseudo_labels").glob(f"{job['method']}/shard*")
-    )
-    ids, read_labels = training_set(run, job["method"], label_dirs)
+    if job["method"] == "dc_only":  # the clean model: D_c's masks only
+        ids, read_labels = run.ids("strong"), run.dataset.read_mask
+    else:
+        label_dirs = sorted(
+            str(p) for p in (run_dir / "results/pseudo_labels").glob(f"{job['method']}/shard*")
+        )
+        ids, read_labels = training_set(run, job["method"], label_dirs)
     out = Path(job["out_dir"])
     out.mkdir(parents=True, exist_ok=True)
     checkpoint = out / f"{job['setting']}_seed{job['seed']}.pt"
@@ -80,7 +83,11 @@ def train_and_evaluate(job: dict, results) -> None:
         log_path=str(out / f"{job['setting']}_seed{job['seed']}_log.csv"),
         seed=job["seed"],
         device="cpu",
-        init_checkpoint=str(run_dir / "results/models/clean.pt") if cfg["init"] else None,
+        init_checkpoint={
+            None: None,
+            "clean_model": str(run_dir / "results/models/clean.pt"),
+            "classifier": str(run_dir / "results/models/classifier.pt"),
+        }[cfg["init"]],
     )
     seconds = time.perf_counter() - start
     evaluation = job["evaluation"]
@@ -111,7 +118,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--configfile", action="append", default=[])
     parser.add_argument("--run-dir", required=True, help="a finished run's working directory")
-    parser.add_argument("--method", default="detect_gat_crf")
+    parser.add_argument(
+        "--method",
+        default="detect_gat_crf",
+        help="pseudo labels to train on, or dc_only: the "
+        "clean model (D_c only, the config's clean_model section)",
+    )
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--setting", action="append", required=True)
@@ -126,7 +138,10 @@ def main() -> None:
     context = multiprocessing.get_context("spawn")  # a fresh process: its own peak RSS
     for text in args.setting:
         name, overrides = parse_setting(text)
-        cfg = {**config["segment"]["network"], **overrides}
+        section = (
+            config["clean_model"] if args.method == "dc_only" else config["segment"]["network"]
+        )
+        cfg = {"init": None, **section, **overrides}
         for seed in args.seeds:
             if ((done["setting"] == name) & (done["seed"] == seed)).any():
                 continue

@@ -4,6 +4,9 @@ import re
 import subprocess
 import sys
 
+import pandas as pd
+import pytest
+
 from pixelnoise.data.synthetic import generate_dataset
 
 
@@ -37,3 +40,26 @@ def test_component_timings_script_reports_every_component(repo, tmp_path):
     slow = [name for name in rows if "training" in name or name.startswith("SLIC")]
     assert all(float(rows[name]) > 0 for name in slow), out  # printed to 3 decimals
     assert re.search(r"^peak RSS: \d+ MB$", out, re.MULTILINE)
+
+
+@pytest.mark.slow
+def test_segmentation_training_script_compares_settings(repo, finished_run, tmp_path):
+    out_csv = tmp_path / "compare.csv"
+    root = finished_run / "results/data/synthetic"
+    config = tmp_path / "root.yaml"
+    config.write_text(f"dataset:\n  root: {root}\n")
+    command = [
+        sys.executable, str(repo / "benchmarks/segmentation_training.py"),
+        "--configfile", str(repo / "tests/configs/tiny.yaml"), "--configfile", str(config),
+        "--run-dir", str(finished_run), "--seeds", "0", "1", "--threads", "1",
+        "--setting", "plain: epochs=1", "--setting", "warm: epochs=1 init=clean_model amp=true",
+        "--out", str(out_csv),
+    ]  # fmt: skip
+    printed = subprocess.run(command, capture_output=True, text=True, check=True, cwd=repo).stdout
+    rows = pd.read_csv(out_csv)
+    assert rows[["setting", "seed"]].values.tolist() == [
+        ["plain", 0], ["plain", 1], ["warm", 0], ["warm", 1]]  # fmt: skip
+    assert (rows["seconds"] > 0).all() and rows["miou"].between(0, 100).all()
+    assert "| warm" in printed and "miou_std" in printed
+    again = subprocess.run(command, capture_output=True, text=True, check=True, cwd=repo)
+    assert "{'setting'" not in again.stdout  # finished rows are not trained again
