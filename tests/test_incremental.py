@@ -88,12 +88,18 @@ def assert_plan(planned: list[str], expected: set[str]) -> None:
     )
 
 
-def downstream_of_pseudo_labels() -> set[str]:
-    """Jobs after the pseudo labels of ``methods`` (the final network trains on detect_gat_crf)."""
+# Segmentation networks of the default `segment.methods` (Yi et al. Table V).
+NETWORKS = ["cam", "detect", "detect_gat_crf", "oracle_gat_crf"]
+
+
+def downstream_of_pseudo_labels(changed=METHODS) -> set[str]:
+    """Jobs after the pseudo labels of ``changed`` methods: scoring, the networks trained on
+    them, and the tables, figure and report."""
+    networks = [m for m in NETWORKS if m in changed]
     return {
         "evaluate_pseudo_labels",  # one job scores every method
-        job("train_segmentation", method="detect_gat_crf", repeat=0),
-        job("evaluate_segmentation", method="detect_gat_crf", repeat=0),
+        *(job("train_segmentation", method=m, repeat=0) for m in networks),
+        *(job("evaluate_segmentation", method=m, repeat=0) for m in networks),
         "gather_segmentation_metrics",
         "qualitative_figure",
         "report",
@@ -104,7 +110,7 @@ def downstream_of_pseudo_labels() -> set[str]:
 AFTER_CORRECTION = {
     *(job("correct_labels", run=r, shard=0) for r in RUNS),
     *(job("pseudo_labels", method=m, shard=0) for m in GNN_METHODS),
-    *downstream_of_pseudo_labels(),
+    *downstream_of_pseudo_labels(GNN_METHODS),
 }
 
 
@@ -184,7 +190,7 @@ CODE_EDITS = {
     "pixelnoise/stages/build_graphs.py": {job("build_graphs", shard=0), *AFTER_CORRECTION},
     "pixelnoise/corrected_labels.py": {
         *(job("pseudo_labels", method=m, shard=0) for m in GNN_METHODS),
-        *downstream_of_pseudo_labels(),
+        *downstream_of_pseudo_labels(GNN_METHODS),
     },
     "pixelnoise/__main__.py": set(),  # the CLI: no rule imports it
 }

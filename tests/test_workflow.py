@@ -153,11 +153,13 @@ def _markdown_rows(report: str, heading: str) -> list[list[str]]:
 def test_segmentation_table_and_report_match_the_csvs(finished_run):
     results = finished_run / "results"
     table = pd.read_csv(results / "metrics/segmentation.csv")
-    assert table["method"].tolist() == ["dc_only", "detect_gat_crf"]
-    assert table["repeats"].tolist() == [1, 1] and table["miou_std"].isna().all()
+    networks = ["cam", "detect", "detect_gat_crf", "oracle_gat_crf"]  # Table V, default
+    assert table["method"].tolist() == ["dc_only", *networks]
+    assert table["repeats"].tolist() == [1] * 5 and table["miou_std"].isna().all()
+    assert table["reads_weak_masks"].tolist() == [False] * 4 + [True]  # the oracle
     runs = pd.read_csv(results / "metrics/segmentation_repeats.csv")
     assert runs[["method", "repeat", "seed"]].values.tolist() == [
-        ["dc_only", 0, 0], ["detect_gat_crf", 0, 0]]  # fmt: skip
+        [m, 0, 0] for m in ["dc_only", *networks]]  # fmt: skip
     assert (table["split"] == "val").all() and (table["images"] == 8).all()
     assert table["miou"].between(0, 100).all() and table["pixel_acc"].between(0, 1).all()
     assert {f"iou_{name}" for name in CLASS_NAMES} <= set(table.columns)

@@ -152,9 +152,8 @@ def write_report(
         "without any supervised superpixel, which keep their CAM labels. Rows with",
         "reads_weak_masks = True use ground truth of weak images (oracle upper bounds).",
         "",
-        unscored_note(pseudo, "weak", "Pseudo-label quality"),
-        "",
         markdown_table(pseudo[[c for c in SUMMARY_COLUMNS if c in pseudo]]),
+        *unscored_note(pseudo, "weak", "Pseudo-label quality"),
         "",
         "## Segmentation network on val",
         "",
@@ -163,9 +162,8 @@ def write_report(
         "trainings (seeds seed, seed+1, ...) with the standard deviation of the mIoU. Rows with",
         "reads_weak_masks = True read masks of weak images (upper bounds, not results).",
         "",
-        unscored_note(segmentation, "val", "The val score"),
-        "",
         markdown_table(segmentation[[c for c in SEGMENTATION_COLUMNS if c in segmentation]]),
+        *unscored_note(segmentation, "val", "The val score"),
         "",
         "### Pseudo labels and the networks trained on them, side by side",
         "",
@@ -216,21 +214,24 @@ def write_report(
     return text
 
 
-def unscored_note(table: pd.DataFrame, role: str, what: str) -> str:
-    """Say which images could not be scored for lack of masks (normal for weak data)."""
+def unscored_note(table: pd.DataFrame, role: str, what: str) -> list[str]:
+    """A paragraph (lines) on the images that could not be scored for lack of masks (normal
+    for weakly labelled data); none when every image was scored."""
     if "images_without_mask" not in table or not (table["images_without_mask"] > 0).any():
-        return ""
+        return []
     row = table.iloc[0]
     total = int(row.images + row.images_without_mask)
     if row.images == 0:
-        return (
+        return [
+            "",
             f"**{what} could not be measured:** none of the {total} {role} images has a mask "
-            "(normal for weakly labelled data); every method still ran."
-        )
-    return (
+            "(normal for weakly labelled data); every method still ran.",
+        ]
+    return [
+        "",
         f"{what} is measured on the {int(row.images)} of {total} {role} images that have a "
-        f"mask; the other {int(row.images_without_mask)} have none."
-    )
+        f"mask; the other {int(row.images_without_mask)} have none.",
+    ]
 
 
 def fallback_sentence(pseudo: pd.DataFrame) -> str:

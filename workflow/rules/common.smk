@@ -192,10 +192,16 @@ def repeat_seed(wildcards):
     return config["seed"] + int(wildcards.repeat)
 
 
+def figure_network():
+    """The network whose predictions the qualitative grid shows: the full method if trained."""
+    full = "detect_gat_crf"
+    return full if full in SEGMENT_TRAINED else SEGMENT["methods"][0]
+
+
 def figure_inputs(wildcards=None):
     inputs = {"manifest": MANIFEST}
     inputs.update({method: method_label_dirs(method) for method in FIGURE_STAGES})
-    inputs["checkpoint"] = segmentation_checkpoint_of(SEGMENT["methods"][0], 0)
+    inputs["checkpoint"] = segmentation_checkpoint_of(figure_network(), 0)
     return inputs
 
 
