@@ -141,7 +141,7 @@ def test_repeats_train_each_method_with_consecutive_seeds(tmp_path):
     from workflow_runner import snakemake
 
     flag = tmp_path / "repeats.yaml"
-    flag.write_text("segment:\n  repeats: 3\n")
+    flag.write_text("segment:\n  repeats: 3\n  methods: [detect_gat_crf]\n")
     result = snakemake(tmp_path, "--dry-run", configfiles=("tests/configs/tiny.yaml", str(flag)))
     out = result.stdout + result.stderr
     for repeat in range(3):

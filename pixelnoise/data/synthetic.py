@@ -32,8 +32,8 @@ byte-identical files and adding images does not reshuffle existing ones.
 >>> root = pathlib.Path(tempfile.mkdtemp()) / "synthetic"
 >>> generate_dataset(root, seed=0, n_train=4, n_val=2, size_range=(112, 160))
 >>> sorted(p.name for p in root.iterdir())  # doctest: +NORMALIZE_WHITESPACE
-['ImageSets', 'JPEGImages', 'README.md', 'SegmentationClass', 'classes.json',
- 'image_labels.csv']
+['.pixelnoise-output', 'ImageSets', 'JPEGImages', 'README.md', 'SegmentationClass',
+ 'classes.json', 'image_labels.csv']
 >>> (root / "ImageSets" / "Segmentation" / "val.txt").read_text().split()
 ['syn_v00000', 'syn_v00001']
 """
