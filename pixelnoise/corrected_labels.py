@@ -20,7 +20,7 @@ from pixelnoise.methods import NODE_PROBABILITIES
 
 def labeller(method, inputs) -> Callable[[str], tuple[np.ndarray, bool]]:
     """Label maps of a corrected method (registry ``options["run"]``, ``crf``)."""
-    graphs = inputs.files("graphs", ".npz")
+    graphs = inputs.files(method.options.get("graphs", "graphs"), ".npz")
     corrected = inputs.files(f"{NODE_PROBABILITIES}:{method.options['run']}", ".npz")
     crf = inputs.params["crf"] if method.crf else None
     keep_clean = method.options.get("keep_clean", False)

@@ -342,6 +342,67 @@ def build_graph(
     )
 
 
+def grid_segments(height: int, width: int, stride: int) -> np.ndarray:
+    """An H x W map of ``stride x stride`` blocks, numbered row by row: the nodes of a pixel grid
+    at that stride (the last row and column of blocks may be narrower).
+
+    >>> grid_segments(3, 5, 2)
+    array([[0, 0, 1, 1, 2],
+           [0, 0, 1, 1, 2],
+           [3, 3, 4, 4, 5]], dtype=int32)
+    """
+    if int(stride) < 1:
+        raise ConfigError(f"graph.grid.stride must be >= 1, got {stride}")
+    columns = -(-int(width) // int(stride))
+    rows = np.arange(height) // stride
+    return (rows[:, None] * columns + np.arange(width)[None] // stride).astype(np.int32)
+
+
+def window_pairs(rows: int, columns: int, radius: int) -> np.ndarray:
+    """Pairs (i < j) of cells of a ``rows x columns`` grid (numbered row by row) within a
+    ``(2 radius + 1)``-wide square window of each other, sorted; E x 2 int64.
+
+    >>> window_pairs(2, 2, 1).tolist()
+    [[0, 1], [0, 2], [0, 3], [1, 2], [1, 3], [2, 3]]
+    """
+    if int(radius) < 1:
+        raise ConfigError(f"graph.grid.radius must be >= 1, got {radius}")
+    y, x = np.divmod(np.arange(rows * columns), columns)
+    parts = []
+    for dy in range(0, radius + 1):
+        for dx in range(-radius, radius + 1):
+            if dy == 0 and dx <= 0:
+                continue  # each unordered offset once: (0, +dx) and (+dy, any dx)
+            ok = (y + dy < rows) & (x + dx >= 0) & (x + dx < columns)
+            i = np.flatnonzero(ok)
+            parts.append(np.stack([i, i + dy * columns + dx], axis=1))
+    pairs = np.concatenate(parts) if parts else np.zeros((0, 2), np.int64)
+    return pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))].astype(np.int64)
+
+
+def build_grid_graph(
+    image: np.ndarray, feature_map: np.ndarray | torch.Tensor, *, stride: int, radius: int
+) -> SuperpixelGraph:
+    """A pixel-grid graph (WSGCN): one node per ``stride x stride`` block with the block's mean
+    features, edges between the nodes within ``radius`` grid cells of each other (a square
+    window; WSGCN's 5 x 5 window is radius 2), weighted by eq. 3's feature similarity and not
+    pruned. Stored as a :class:`SuperpixelGraph` whose segments are the blocks, so every stage
+    that reads superpixel graphs reads these too. No node carries a label.
+    """
+    height, width = np.asarray(image).shape[:2]
+    segments = grid_segments(height, width, stride)
+    rows, columns = -(-height // stride), -(-width // stride)
+    features = superpixel_features(feature_map, segments)
+    pairs = window_pairs(rows, columns, radius)
+    return SuperpixelGraph(
+        segments=segments,
+        features=features,
+        edges=pairs,
+        weights=similarity_weights(features, pairs),
+        labels=np.full(rows * columns, VOID, np.uint8),
+    )
+
+
 def node_probabilities_to_pixels(
     graph_or_segments: SuperpixelGraph | np.ndarray, node_probs: np.ndarray | torch.Tensor
 ) -> np.ndarray:

@@ -32,15 +32,50 @@ def restrict_to_classes(logits: torch.Tensor, allowed: torch.Tensor) -> torch.Te
     return logits.masked_fill(~allowed, -torch.inf)
 
 
-def per_graph_mean(values: torch.Tensor, graph_of: torch.Tensor, num_graphs: int) -> torch.Tensor:
-    """Mean of ``values`` (one per item) over the items of each graph; NaN for a graph with none.
+def per_graph_mean(
+    values: torch.Tensor, graph_of: torch.Tensor, num_graphs: int, *, empty: float = float("nan")
+) -> torch.Tensor:
+    """Mean of ``values`` (one per item) over the items of each graph; ``empty`` (NaN unless
+    given) for a graph with none. ``empty=0`` drops a term that has no items from a sum, with a
+    finite gradient (a 0/0 would give NaN gradients even where masked out).
 
     >>> per_graph_mean(torch.tensor([1.0, 3.0, 5.0]), torch.tensor([0, 0, 2]), 3).tolist()
     [2.0, nan, 5.0]
     """
     total = values.new_zeros(num_graphs).index_add_(0, graph_of, values)
     count = values.new_zeros(num_graphs).index_add_(0, graph_of, torch.ones_like(values))
-    return total / count
+    return torch.where(count > 0, total / count.clamp_min(1), empty)
+
+
+def node_entropy(log_probs: torch.Tensor) -> torch.Tensor:
+    """Shannon entropy ``-sum_c q_c log q_c`` of each row of log-probabilities (``-inf`` entries,
+    i.e. classes a node may not take, contribute 0).
+
+    >>> [round(v, 4) for v in node_entropy(torch.tensor([[0.5, 0.5], [0.0, 1.0]]).log()).tolist()]
+    [0.6931, 0.0]
+    """
+    probs = log_probs.exp()
+    return (probs * -log_probs.masked_fill(probs == 0, 0.0)).sum(1) + 0.0  # + 0.0: no -0.0
+
+
+def laplacian_energy(
+    values: torch.Tensor,
+    src: torch.Tensor,
+    dst: torch.Tensor,
+    affinity: torch.Tensor,
+    graph_of_pair: torch.Tensor,
+    num_graphs: int,
+) -> torch.Tensor:
+    """``tr(Q^T L Q)`` per graph, ``L = D - Phi``, as the sum over undirected pairs ``(i, j)`` of
+    ``Phi_ij ||q_i - q_j||^2`` (each pair once), never forming the N x N matrix.
+
+    >>> q = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
+    >>> pairs = torch.tensor([0, 1]), torch.tensor([1, 2])
+    >>> laplacian_energy(q, *pairs, torch.tensor([0.5, 1.0]), torch.tensor([0, 0]), 1).tolist()
+    [1.0]
+    """
+    gap = (values.index_select(0, src) - values.index_select(0, dst)).square().sum(1)
+    return values.new_zeros(num_graphs).index_add_(0, graph_of_pair, affinity * gap)
 
 
 def graph_cross_entropy(

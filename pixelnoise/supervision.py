@@ -20,6 +20,7 @@ from pixelnoise.detect import clean_mask
 from pixelnoise.errors import ConfigError
 from pixelnoise.graphs import SuperpixelGraph, majority_vote
 from pixelnoise.metrics import VOID
+from pixelnoise.partial_labels import image_partial_labels
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class SupervisionInputs:
     theta: float | None
     tau_bg: float
     cfg: dict  # the config's `correct` section
+    settings: dict  # the method family's own section (e.g. `wsgcn`), {} if it has none
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,10 @@ def _cam_seeds(inputs: SupervisionInputs, image_id: str) -> np.ndarray:
     return cam_seeds(values, classes, inputs.run.background, cfg["seed_fg"], cfg["seed_bg"])
 
 
+def _wsgcn_seeds(inputs: SupervisionInputs, image_id: str) -> np.ndarray:
+    return image_partial_labels(inputs.run, inputs.cams, image_id, inputs.settings)
+
+
 def _oracle(inputs: SupervisionInputs, image_id: str) -> np.ndarray:
     clean = _detected(inputs, image_id)
     truth = inputs.run.dataset.read_mask(image_id)  # a weak mask: upper bounds only
@@ -71,6 +77,12 @@ SOURCES: dict[str, Source] = {
         ("cams",),
         reads_weak_masks=False,
         description="confident CAM seeds, no detection (Table V, correction only)",
+    ),
+    "wsgcn_seeds": Source(
+        _wsgcn_seeds,
+        ("cams",),
+        reads_weak_masks=False,
+        description="WSGCN's partial labels: CRF-refined confident CAM pixels (Pan et al.)",
     ),
     "oracle": Source(
         _oracle,
@@ -115,8 +127,9 @@ def supervised_graphs(
         theta=inputs.theta if "theta" in needs else None,
         tau_bg=inputs.params["tau_bg"],
         cfg=cfg,
+        settings=inputs.params.get("settings") or {},
     )
-    graph_files = inputs.files("graphs", ".npz")
+    graph_files = inputs.files(method.options.get("graphs", "graphs"), ".npz")
     for image_id in ids:
         graph = SuperpixelGraph.load(graph_files[image_id])
         labels = node_labels(graph, supervision.labels(sources, image_id), cfg)

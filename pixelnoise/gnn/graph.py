@@ -40,6 +40,8 @@ class GraphBatch:
     num_graphs: int
     sizes: tuple[int, ...]
     block_size: int | None = None
+    #: Weight of each directed edge (self-loops 1), or None for an unweighted graph.
+    edge_weight: torch.Tensor | None = None
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -66,6 +68,7 @@ class GraphBatch:
             self.num_graphs,
             self.sizes,
             self.block_size,
+            None if self.edge_weight is None else self.edge_weight.to(device),
         )
 
     def real_nodes(self) -> torch.Tensor:
@@ -102,19 +105,41 @@ class GraphBatch:
 
         return self.cached("gcn_norm", make)
 
+    def row_norm(self) -> torch.Tensor:
+        """The ``rownorm(A + I)`` entry of every edge, ``[E]``: each node's incoming edge weights
+        (self-loop 1; all 1 for an unweighted graph) divided by their sum (WSGCN's adjacency)."""
+
+        def make():
+            weight = self.edge_weight
+            if weight is None:
+                weight = torch.ones(self.num_edges, device=self.device)
+            total = weight.new_zeros(self.num_nodes).index_add_(0, self.dst, weight)
+            return weight / total[self.dst]
+
+        return self.cached("row_norm", make)
+
 
 def batch_graphs(
     num_nodes_list: Sequence[int],
     edges_list: Sequence[np.ndarray | Sequence[Sequence[int]]],
     device: torch.device | str = "cpu",
     pad_to: int | None = None,
+    weights_list: Sequence[np.ndarray | Sequence[float]] | None = None,
 ) -> GraphBatch:
     """One block-diagonal batch of undirected graphs given as ``E x 2`` node-index pairs.
 
     Pairs are taken as undirected: ``(j, i)`` equals ``(i, j)``; duplicates and self-pairs are
     dropped (the self-loop is added anyway). ``pad_to``: make a padded batch with that
-    ``block_size`` (at least the largest graph).
+    ``block_size`` (at least the largest graph). ``weights_list``: one weight per pair, per
+    graph; both directions of a pair get the largest weight given for it (``max(A, A^T)``),
+    self-loops weight 1.
+
+    >>> batch = batch_graphs([2], [[[0, 1], [1, 0]]], weights_list=[[0.5, 0.25]])
+    >>> batch.edge_weight.tolist(), [round(w, 4) for w in batch.row_norm().tolist()]
+    ([0.5, 0.5, 1.0, 1.0], [0.3333, 0.3333, 0.6667, 0.6667])
     """
+    if weights_list is not None and len(weights_list) != len(edges_list):
+        raise ValueError(f"{len(weights_list)} weight lists for {len(edges_list)} graphs")
     if len(num_nodes_list) != len(edges_list):
         raise ValueError(f"{len(num_nodes_list)} node counts but {len(edges_list)} edge lists")
     if not num_nodes_list:
@@ -122,7 +147,7 @@ def batch_graphs(
     sizes = tuple(int(n) for n in num_nodes_list)
     if pad_to is not None and pad_to < max(sizes):
         raise ValueError(f"pad_to={pad_to} is smaller than the largest graph ({max(sizes)} nodes)")
-    src_parts, dst_parts, edge_counts = [], [], []
+    src_parts, dst_parts, weight_parts, edge_counts = [], [], [], []
     offset = 0
     for g, (n, edges) in enumerate(zip(num_nodes_list, edges_list, strict=True)):
         n = int(n)
@@ -132,7 +157,15 @@ def batch_graphs(
         if edges.size and (edges.min() < 0 or edges.max() >= n):
             raise ValueError(f"graph {g}: edge node index outside [0, {n})")
         lo, hi = edges.min(axis=1), edges.max(axis=1)
-        keys = np.unique((lo * n + hi)[lo != hi])
+        proper = lo != hi
+        keys, first = np.unique((lo * n + hi)[proper], return_inverse=True)
+        if weights_list is not None:
+            given = np.asarray(weights_list[g], dtype=np.float32).reshape(-1)
+            if len(given) != len(edges):
+                raise ValueError(f"graph {g}: {len(edges)} pairs but {len(given)} weights")
+            weight = np.full(len(keys), -np.inf, np.float32)
+            np.maximum.at(weight, first.reshape(-1), given[proper])
+            weight_parts += [weight, weight, np.ones(n, np.float32)]
         lo, hi = keys // n + offset, keys % n + offset
         loops = np.arange(offset, offset + n)
         src_parts += [lo, hi, loops]
@@ -150,4 +183,7 @@ def batch_graphs(
         num_graphs=len(sizes),
         sizes=sizes,
         block_size=pad_to,
+        edge_weight=None
+        if weights_list is None
+        else torch.from_numpy(np.concatenate(weight_parts)).to(device),
     )

@@ -26,7 +26,9 @@ from torch import nn
 from pixelnoise.gnn.backends import Backend, get_backend
 from pixelnoise.gnn.graph import GraphBatch
 
-KINDS = ("gat", "gcn")
+#: ``gcn_row``: GCN over the weighted, row-normalised adjacency ``rownorm(max(A, A^T) + I)``
+#: (WSGCN eq. 1); ``gcn`` uses Kipf & Welling's symmetric normalisation of the unweighted one.
+KINDS = ("gat", "gcn", "gcn_row")
 
 
 def derive_seed(*keys: int) -> int:
@@ -146,12 +148,16 @@ class GATLayer(nn.Module):
 class GCNLayer(nn.Module):
     """``D^-1/2 (A + I) D^-1/2 X W + b`` (Kipf & Welling), one ``W, b`` per model.
 
-    ``A`` is the unweighted adjacency: the edges left after pruning (Yi et al. eq. 4) are binary.
+    ``norm="sym"``: ``A`` is the unweighted adjacency (the edges left after Yi et al.'s eq. 4
+    pruning are binary). ``norm="row"``: ``rownorm(A + I) X W + b`` with the batch's edge
+    weights (WSGCN).
     """
 
-    def __init__(self, in_dim: int, out_dim: int, num_models: int):
+    def __init__(self, in_dim: int, out_dim: int, num_models: int, norm: str = "sym"):
         super().__init__()
-        self.in_dim, self.out_dim = in_dim, out_dim
+        if norm not in ("sym", "row"):
+            raise ValueError(f"norm must be 'sym' or 'row', got {norm!r}")
+        self.in_dim, self.out_dim, self.norm = in_dim, out_dim, norm
         self.weight = nn.Parameter(torch.empty(num_models, in_dim, out_dim))
         self.bias = nn.Parameter(torch.zeros(num_models, out_dim))
 
@@ -170,7 +176,8 @@ class GCNLayer(nn.Module):
 
     def forward(self, batch: GraphBatch, x: torch.Tensor, backend: Backend) -> torch.Tensor:
         [h] = grouped_matmul(batch, x, self.weight)
-        out = backend.aggregate(batch, batch.gcn_norm().unsqueeze(1), h.unsqueeze(1))
+        norm = batch.gcn_norm() if self.norm == "sym" else batch.row_norm()
+        out = backend.aggregate(batch, norm.unsqueeze(1), h.unsqueeze(1))
         return out.squeeze(1) + per_node(batch, self.bias)
 
 
@@ -222,9 +229,10 @@ class GNN(nn.Module):
         if kind == "gat":
             self.layer1 = GATLayer(in_dim, hidden, hidden, heads, num_models, merge="concat")
             self.layer2 = GATLayer(heads * hidden, hidden, outputs, heads, num_models, merge="mean")
-        elif kind == "gcn":
-            self.layer1 = GCNLayer(in_dim, hidden, num_models)
-            self.layer2 = GCNLayer(hidden, outputs, num_models)
+        elif kind in ("gcn", "gcn_row"):
+            norm = "sym" if kind == "gcn" else "row"
+            self.layer1 = GCNLayer(in_dim, hidden, num_models, norm)
+            self.layer2 = GCNLayer(hidden, outputs, num_models, norm)
         else:
             raise ValueError(f"unknown GNN kind {kind!r}; choose one of {', '.join(KINDS)}")
         self.backend = get_backend(backend)
@@ -292,7 +300,7 @@ def build_gnn(
     seed: int | Sequence[int] = 0,
     classes: Sequence[Sequence[int]] | None = None,
 ) -> GNN:
-    """A two-layer ``"gat"`` or ``"gcn"`` on the ``"dgl"`` or ``"torch"`` backend.
+    """A two-layer ``"gat"``, ``"gcn"`` or ``"gcn_row"`` on the ``"dgl"`` or ``"torch"`` backend.
 
     GAT: ``heads`` heads of ``hidden`` dims concatenated, ReLU, dropout, then ``heads`` heads of
     ``num_classes`` logits averaged (attention over ``hidden`` dims per head). GCN: ``hidden``

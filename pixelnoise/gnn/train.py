@@ -43,13 +43,15 @@ class GraphInput:
 
     ``features``: ``N x D`` float32; ``edges``: ``E x 2`` int64 undirected node pairs;
     ``labels``: ``N`` uint8 clean labels, 255 where the superpixel has none; ``allowed``: the
-    class indices this image may take (its image-level labels, plus background if any).
+    class indices this image may take (its image-level labels, plus background if any);
+    ``weights``: ``E`` edge weights for GNNs that use them (``gcn_row``), else None.
     """
 
     features: np.ndarray
     edges: np.ndarray
     labels: np.ndarray
     allowed: Sequence[int]
+    weights: np.ndarray | None = None
 
 
 @dataclass
@@ -137,7 +139,16 @@ def _make_chunk(
     chosen = [graphs[i] for i in indices]
     sizes = [len(g.labels) for g in chosen]
     block = max(sizes) if pad else None
-    batch = batch_graphs(sizes, [g.edges for g in chosen], device=device, pad_to=block)
+    weighted = [g.weights is not None for g in chosen]
+    if any(weighted) and not all(weighted):
+        raise ValueError("either every graph has edge weights or none has")
+    batch = batch_graphs(
+        sizes,
+        [g.edges for g in chosen],
+        device=device,
+        pad_to=block,
+        weights_list=[g.weights for g in chosen] if all(weighted) else None,
+    )
     features = np.zeros((batch.num_nodes, np.asarray(chosen[0].features).shape[1]), np.float32)
     labels = np.full(batch.num_nodes, UNLABELLED, np.int64)
     allowed = np.zeros((len(chosen), num_classes), dtype=bool)

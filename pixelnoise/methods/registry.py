@@ -7,6 +7,7 @@ stages load the implementing module through :meth:`Method.implementation` (lazil
 table jobs never import torch), and reports read ``reads_weak_masks`` from here.
 
 Artifacts a method may consume, by name: ``cams``, ``losses``, ``theta``, ``graphs``,
+``grid_graphs``,
 ``clean_model``, ``strong_masks``, ``weak_masks`` (upper bounds only), and the outputs of other
 methods as ``"<produces>:<name>"``, e.g. ``"node_probabilities:detect_gat"``.
 """
@@ -26,7 +27,16 @@ CHECKPOINT = "checkpoint"
 PRODUCTS = (NODE_PROBABILITIES, LABEL_MAPS, CHECKPOINT)
 #: Artifacts of the pipeline itself (not of a method).
 BASE_ARTIFACTS = frozenset(
-    {"cams", "losses", "theta", "graphs", "clean_model", "strong_masks", "weak_masks"}
+    {
+        "cams",
+        "losses",
+        "theta",
+        "graphs",
+        "grid_graphs",
+        "clean_model",
+        "strong_masks",
+        "weak_masks",
+    }  # fmt: skip
 )
 #: What each product is called in messages and config keys.
 CONFIG_KEYS = {

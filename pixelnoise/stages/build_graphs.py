@@ -1,4 +1,6 @@
-"""Stage: a SLIC superpixel graph per weak image, with the clean model's features as nodes.
+"""Stage: a graph per weak image, with the clean model's features as nodes: SLIC superpixels
+(``kind="superpixel"``, the config's ``graph``) or a pixel grid (``kind="grid"``, the config's
+``grid_graph``, for WSGCN).
 
 Only the graph's structure is stored here; which nodes carry which label depends on the method
 and is decided by the correction stage, so changing θ does not rebuild graphs.
@@ -13,7 +15,7 @@ from tqdm import tqdm
 
 from pixelnoise.atomic import atomic_path
 from pixelnoise.device import resolve_device
-from pixelnoise.graphs import VOID, build_graph
+from pixelnoise.graphs import VOID, build_graph, build_grid_graph
 from pixelnoise.inference import log_probs_and_features
 from pixelnoise.models.checkpoints import load_segmentation
 from pixelnoise.run_data import RunData
@@ -29,23 +31,30 @@ def build_graphs(
     shard: int = 0,
     shards: int = 1,
     device: str = "auto",
+    kind: str = "superpixel",
 ) -> int:
+    if kind not in ("superpixel", "grid"):
+        raise ValueError(f"unknown graph kind {kind!r}; choose superpixel or grid")
     dev = resolve_device(device)
     run = RunData.load(dataset_cfg, manifest_path)
     model, meta = load_segmentation(checkpoint_path)
     model.to(dev)
     ids = run.ids("weak", shard=shard, shards=shards)
     with atomic_path(out_dir, directory=True) as tmp:
-        for image_id in tqdm(ids, desc=f"graphs shard {shard}", mininterval=5):
+        for image_id in tqdm(ids, desc=f"{kind} graphs shard {shard}", mininterval=5):
             image = run.dataset.read_image(image_id)
             _, features = log_probs_and_features(model, image, meta, dev)
-            no_labels = np.full(image.shape[:2], VOID, np.uint8)
-            graph = build_graph(
-                image,
-                features.numpy(),
-                no_labels,
-                n_segments=cfg["n_segments"],
-                compactness=cfg["compactness"],
-            )
+            if kind == "grid":
+                graph = build_grid_graph(
+                    image, features.numpy(), stride=cfg["stride"], radius=cfg["radius"]
+                )
+            else:
+                graph = build_graph(
+                    image,
+                    features.numpy(),
+                    np.full(image.shape[:2], VOID, np.uint8),  # labels: the correction's job
+                    n_segments=cfg["n_segments"],
+                    compactness=cfg["compactness"],
+                )
             graph.save(Path(tmp) / f"{image_id}.npz")
     return len(ids)

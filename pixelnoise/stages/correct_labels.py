@@ -32,10 +32,13 @@ def correct_labels(
     shards: int,
     seed: int,
     device: str,
+    settings: dict | None = None,
 ) -> pd.DataFrame:
+    """``cfg``: the config's ``correct`` section; ``settings``: the method family's own section
+    (registry ``options["settings"]``, e.g. ``wsgcn``), if it has one."""
     method = REGISTRY.get(run_name, NODE_PROBABILITIES)
     run = RunData.load(dataset_cfg, manifest_path)
-    inputs = MethodInputs(run, artifacts, {"tau_bg": tau_bg})
+    inputs = MethodInputs(run, artifacts, {"tau_bg": tau_bg, "settings": settings or {}})
     ids = run.ids("weak", shard=shard, shards=shards)
     rows, probabilities = method.implementation().correct(
         method, inputs, ids, cfg=cfg, seed=seed, device=device

@@ -108,8 +108,8 @@ def artifact_paths(key, wildcards):
         "strong_masks": [],
         "weak_masks": [],
     }
-    if key == "graphs":
-        return [f"results/graphs/shard{wildcards.shard}"]
+    if key in ("graphs", "grid_graphs"):
+        return [f"results/{key}/shard{wildcards.shard}"]
     return paths[key]
 
 
@@ -140,8 +140,24 @@ def method_code(script, produces, wildcard):
 
 
 def method_crf(wildcards):
-    """The CRF settings for a pseudo-label method the registry declares with a CRF, or None."""
-    return config["crf"] if REGISTRY.get(wildcards.method, LABEL_MAPS).crf else None
+    """The CRF settings for a pseudo-label method the registry declares with a CRF, or None:
+    the `crf` section, or the method family's own (`<settings>.crf`, e.g. wsgcn.crf)."""
+    method = REGISTRY.get(wildcards.method, LABEL_MAPS)
+    if not method.crf:
+        return None
+    section = method.options.get("settings")
+    return config[section]["crf"] if section else config["crf"]
+
+
+def method_settings(produces, wildcard):
+    """A param: the config section of the method's family (registry `options["settings"]`, e.g.
+    `wsgcn`), or {} for families configured elsewhere: editing it reruns that family only."""
+
+    def settings(wildcards):
+        section = REGISTRY.get(getattr(wildcards, wildcard), produces).options.get("settings")
+        return config[section] if section else {}
+
+    return settings
 
 
 def per_shard_threads():

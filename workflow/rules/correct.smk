@@ -28,6 +28,32 @@ rule build_graphs:
         "../scripts/build_graphs.py"
 
 
+rule build_grid_graphs:
+    # WSGCN's second graph kind: a pixel grid at a stride, with window edges.
+    input:
+        dataset_inputs(),
+        manifest="results/data/manifest.csv",
+        model="results/models/clean.pt",
+    output:
+        directory("results/grid_graphs/shard{shard}"),
+    params:
+        dataset=DATASET,
+        graph=config["grid_graph"],
+        shards=config["shards"],
+        code=package_code("build_grid_graphs.py"),
+    threads: per_shard_threads()
+    resources:
+        gpu=1,
+    conda:
+        CONDA_ENV
+    log:
+        "logs/build_grid_graphs/shard{shard}.log",
+    benchmark:
+        "results/benchmarks/build_grid_graphs/shard{shard}.tsv"
+    script:
+        "../scripts/build_grid_graphs.py"
+
+
 rule correct_labels:
     # Inputs and code trigger as the run's registry entry declares (pixelnoise/methods).
     input:
@@ -38,6 +64,7 @@ rule correct_labels:
         dataset=DATASET,
         tau_bg=config["cam"]["tau_bg"],
         correct=config["correct"],
+        settings=method_settings(NODE_PROBABILITIES, "run"),
         seed=config["seed"],
         shards=config["shards"],
         code=method_code("correct_labels.py", NODE_PROBABILITIES, "run"),
@@ -63,6 +90,7 @@ rule pseudo_labels:
         dataset=DATASET,
         tau_bg=config["cam"]["tau_bg"],
         crf=method_crf,
+        settings=method_settings(LABEL_MAPS, "method"),
         shards=config["shards"],
         code=method_code("pseudo_labels.py", LABEL_MAPS, "method"),
     threads: 1  # label maps and the dense CRF run on one core: methods fill the cores in parallel

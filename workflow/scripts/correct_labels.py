@@ -9,6 +9,7 @@ with rule_context(snakemake) as smk:
         artifacts=method_artifacts(smk.input),
         tau_bg=smk.params.tau_bg,
         cfg=smk.params.correct,
+        settings=smk.params.settings,
         out_dir=smk.output[0],
         shard=int(smk.wildcards.shard),
         shards=smk.params.shards,

@@ -7,7 +7,11 @@ with rule_context(snakemake) as smk:
         manifest_path=smk.input.manifest,
         dataset_cfg=smk.params.dataset,
         artifacts=method_artifacts(smk.input),
-        params={"tau_bg": smk.params.tau_bg, "crf": smk.params.crf},
+        params={
+            "tau_bg": smk.params.tau_bg,
+            "crf": smk.params.crf,
+            "settings": smk.params.settings,
+        },
         out_dir=smk.output[0],
         shard=int(smk.wildcards.shard),
         shards=smk.params.shards,

@@ -1,0 +1,270 @@
+"""WSGCN (Pan et al.): partial labels, grid graphs, the row-normalised GCN and the loss terms,
+each against a direct dense computation on small inputs."""
+
+import os
+
+os.environ.setdefault("DGLBACKEND", "pytorch")
+
+import numpy as np
+import pytest
+import torch
+from test_graphs import smooth_random_image
+
+from pixelnoise.config import schema_defaults
+from pixelnoise.correction import gnn_options
+from pixelnoise.gnn import (
+    GraphInput,
+    TrainingChunk,
+    batch_graphs,
+    build_gnn,
+    correct_graphs,
+    get_backend,
+)
+from pixelnoise.graphs import VOID, build_graph, build_grid_graph, grid_segments, window_pairs
+from pixelnoise.losses import laplacian_energy, node_entropy
+from pixelnoise.methods import LABEL_MAPS, NODE_PROBABILITIES, REGISTRY
+from pixelnoise.partial_labels import partial_labels, top_fraction_mask
+from pixelnoise.wsgcn import Terms, WsgcnObjective, laplacian_pairs
+
+SETTINGS = schema_defaults()["wsgcn"]
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def terms(entropy=True, laplacian=True, **overrides) -> Terms:
+    values = {
+        key: SETTINGS[key]
+        for key in ("entropy_weight", "laplacian_weight", "entropy_over", "laplacian_on")
+    }
+    return Terms(entropy=entropy, laplacian=laplacian, **{**values, **overrides})
+
+
+def wsgcn_options(backend="torch", steps=30) -> dict:
+    return {
+        **gnn_options(schema_defaults()["correct"]),
+        **{key: SETTINGS[key] for key in ("hidden", "dropout", "lr", "weight_decay")},
+        "epochs": steps,
+        "mode": "per_image",
+        "backend": backend,
+    }
+
+
+def chunk_of(graphs: list[GraphInput], num_classes: int) -> TrainingChunk:
+    from pixelnoise.gnn.train import _make_chunk
+
+    return _make_chunk(graphs, list(range(len(graphs))), num_classes, "cpu", None, pad=True)
+
+
+# --- loss terms -----------------------------------------------------------------------------
+
+
+def test_entropy_equals_the_direct_sum():
+    probs = torch.softmax(torch.randn(7, 4, generator=torch.Generator().manual_seed(0)), 1)
+    direct = -(probs * probs.log()).sum(1)
+    torch.testing.assert_close(node_entropy(probs.log()), direct)
+    # A class a node may not take (-inf) contributes nothing, not NaN.
+    restricted = torch.tensor([[0.25, 0.75, 0.0]]).log()
+    expected = -(0.25 * np.log(0.25) + 0.75 * np.log(0.75))
+    assert node_entropy(restricted).item() == pytest.approx(expected)
+
+
+def test_laplacian_energy_equals_trace_of_q_l_q():
+    rng = np.random.default_rng(1)
+    n, c = 6, 3
+    pairs = np.array([[0, 1], [0, 2], [1, 3], [2, 3], [3, 4], [4, 5], [1, 5]])
+    phi = rng.random(len(pairs)).astype(np.float32)
+    q = torch.softmax(torch.from_numpy(rng.normal(size=(n, c)).astype(np.float32)), 1)
+    dense = np.zeros((n, n), np.float32)
+    dense[pairs[:, 0], pairs[:, 1]] = phi
+    dense[pairs[:, 1], pairs[:, 0]] = phi
+    laplacian = torch.from_numpy(np.diag(dense.sum(1)) - dense)
+    trace = torch.trace(q.T @ laplacian @ q)
+    src, dst = torch.from_numpy(pairs[:, 0]), torch.from_numpy(pairs[:, 1])
+    energy = laplacian_energy(
+        q, src, dst, torch.from_numpy(phi), torch.zeros(len(pairs), dtype=torch.long), 1
+    )
+    torch.testing.assert_close(energy[0], trace)
+
+
+def test_phi_is_the_colour_and_position_kernel():
+    segments = np.array([[0, 0, 1, 1], [2, 2, 3, 3]])
+    image = np.zeros((2, 4, 3), np.uint8)
+    image[:, 2:] = [255, 0, 0]
+    pairs, phi = laplacian_pairs(segments, np.zeros((0, 2), np.int64), image, 3**0.5, 10.0)
+    assert pairs.tolist() == [[0, 1], [0, 2], [1, 3], [2, 3]]
+    spacing = np.sqrt(8 / 4)  # node spacing: sqrt(H W / N)
+    centroids = np.array([[0.5, 0], [2.5, 0], [0.5, 1], [2.5, 1]]) / spacing
+    rgb = np.array([[0, 0, 0], [1, 0, 0], [0, 0, 0], [1, 0, 0]], float)
+    for (i, j), value in zip(pairs, phi, strict=True):
+        expected = np.exp(
+            -np.square(rgb[i] - rgb[j]).sum() / (2 * 3)
+            - np.square(centroids[i] - centroids[j]).sum() / (2 * 100)
+        )
+        assert value == pytest.approx(expected, rel=1e-6)
+
+
+def objective_for(graph: GraphInput, pairs, phi, background=None, **term_options):
+    return WsgcnObjective(
+        terms(**term_options), background, 4, [np.asarray(pairs)], [np.asarray(phi, np.float32)]
+    )
+
+
+def test_empty_seed_sets_give_finite_losses_and_gradients():
+    graph = GraphInput(np.eye(3, dtype=np.float32), np.array([[0, 1], [1, 2]]),
+                       np.full(3, VOID, np.uint8), [0, 2])  # fmt: skip
+    chunk = chunk_of([graph], 4)
+    logits = torch.randn(chunk.batch.num_nodes, 4, requires_grad=True)
+    objective = objective_for(graph, [[0, 1], [1, 2]], [1.0, 0.5], background=0)
+    loss = objective(logits, chunk)
+    loss.sum().backward()
+    assert torch.isfinite(loss).all() and torch.isfinite(logits.grad).all()
+    # Every node labelled, foreground only: no entropy term, no background term.
+    labelled = GraphInput(graph.features, graph.edges, np.array([2, 2, 2], np.uint8), [0, 2])
+    chunk = chunk_of([labelled], 4)
+    only_ce = objective_for(labelled, [[0, 1]], [1.0], background=0, entropy=True, laplacian=False)
+    logits = torch.zeros(chunk.batch.num_nodes, 4, requires_grad=True)
+    loss = only_ce(logits, chunk)
+    assert loss.item() == pytest.approx(np.log(2))  # uniform over the two allowed classes
+    loss.sum().backward()
+    assert torch.isfinite(logits.grad).all()
+
+
+def test_foreground_and_background_terms_are_averaged_separately():
+    # 1 background seed, 3 foreground seeds: each group's mean counts once (class imbalance).
+    graph = GraphInput(np.eye(4, dtype=np.float32), np.zeros((0, 2), np.int64),
+                       np.array([0, 1, 1, 1], np.uint8), [0, 1])  # fmt: skip
+    chunk = chunk_of([graph], 2)
+    logits = torch.tensor([[0.0, 2.0], [0.0, 1.0], [0.0, 1.0], [0.0, 1.0]])
+    loss = objective_for(graph, np.zeros((0, 2), np.int64), [], background=0,
+                         entropy=False, laplacian=False)(logits, chunk)  # fmt: skip
+    log_probs = torch.log_softmax(logits, 1)
+    expected = -log_probs[0, 0] - log_probs[1:, 1].mean()
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-6)
+
+
+def test_the_laplacian_pulls_an_unlabelled_node_toward_its_similar_neighbour():
+    """Node 2 is unlabelled; its colour matches node 0 (class 1), not node 1 (class 2):
+    Phi_20 >> Phi_21. Descending the Laplacian term raises node 2's class-1 probability."""
+    graph = GraphInput(np.eye(3, dtype=np.float32), np.array([[0, 2], [1, 2]]),
+                       np.array([1, 2, VOID], np.uint8), [1, 2])  # fmt: skip
+    chunk = chunk_of([graph], 4)
+    logits = torch.tensor([[0, 4.0, 0, 0], [0, 0, 4.0, 0], [0, 0, 0, 0]], requires_grad=True)
+    objective = objective_for(graph, [[0, 2], [1, 2]], [0.9, 0.1], entropy=False)
+    objective.terms = terms(entropy=False, laplacian_weight=1.0)
+    objective(logits, chunk).sum().backward()
+    step = logits.detach() - 0.5 * logits.grad
+    before, after = torch.softmax(logits.detach()[2, 1:3], 0), torch.softmax(step[2, 1:3], 0)
+    assert after[0] > before[0] == 0.5
+    # And trained end to end, node 2 takes its similar neighbour's class.
+    [probs] = correct_graphs([graph], num_classes=4, kind="gcn_row", objective=objective,
+                             **wsgcn_options(steps=100))  # fmt: skip
+    assert probs[2].argmax() == 1
+
+
+# --- graphs and the GCN ----------------------------------------------------------------------
+
+
+def test_grid_graph_has_one_node_per_block_and_window_edges():
+    segments = grid_segments(10, 13, 4)
+    assert segments.max() + 1 == 3 * 4 and (segments[:4, :4] == 0).all()
+    pairs = window_pairs(5, 6, 2)
+    degree = np.bincount(pairs.ravel(), minlength=30)
+    assert degree[2 * 6 + 2] == 24  # an interior cell: the whole 5 x 5 window
+    assert degree[0] == 8 and (pairs[:, 0] < pairs[:, 1]).all()
+    image = smooth_random_image(21, 30)
+    graph = build_grid_graph(image, np.random.default_rng(0).random((5, 6, 8)), stride=4, radius=2)
+    assert graph.num_nodes == 6 * 8 and graph.features.shape == (48, 5)
+    assert len(graph.edges) == len(window_pairs(6, 8, 2)) and (graph.labels == VOID).all()
+
+
+def test_row_normalised_gcn_equals_the_dense_formula():
+    pairs = np.array([[0, 1], [1, 2], [2, 0], [1, 0]])
+    weights = np.array([0.5, 0.2, 0.9, 0.7], np.float32)  # (1, 0) repeats (0, 1): max is kept
+    batch = batch_graphs([3], [pairs], weights_list=[weights])
+    dense = np.eye(3, dtype=np.float32)
+    for (i, j), w in zip(pairs, weights, strict=True):
+        dense[i, j] = dense[j, i] = max(dense[i, j] if i != j else 0, w)
+    dense /= dense.sum(1, keepdims=True)
+    model = build_gnn("gcn_row", "torch", 2, 3, hidden=4, dropout=0.0)
+    x = torch.randn(3, 2)
+    layer = model.layer1
+    expected = torch.from_numpy(dense) @ x @ layer.weight[0] + layer.bias[0]
+    torch.testing.assert_close(layer(batch, x, model.backend), expected)
+
+
+def graphs_of_both_kinds() -> list[GraphInput]:
+    rng = np.random.default_rng(3)
+    image = smooth_random_image(40, 48, seed=3)
+    feature_map = rng.random((6, 10, 12)).astype(np.float32)
+    superpixels = build_graph(image, feature_map, np.full((40, 48), VOID, np.uint8),
+                              n_segments=30, compactness=10.0)  # fmt: skip
+    grid = build_grid_graph(image, feature_map, stride=4, radius=2)
+    out = []
+    for graph in (superpixels, grid):
+        labels = np.full(graph.num_nodes, VOID, np.uint8)
+        labels[rng.choice(graph.num_nodes, graph.num_nodes // 4, replace=False)] = rng.choice(
+            [0, 2, 3], graph.num_nodes // 4
+        )
+        out.append((GraphInput(graph.features, graph.edges, labels, [0, 2, 3], graph.weights),
+                    laplacian_pairs(graph.segments, graph.edges, image, 3**0.5, 10.0)))  # fmt: skip
+    return out
+
+
+@pytest.mark.parametrize("laplacian_on", ["probabilities", "log_probabilities"])
+def test_both_graph_kinds_agree_across_backends(laplacian_on):
+    try:
+        get_backend("dgl")
+    except ImportError as error:
+        pytest.skip(f"dgl backend unavailable: {error}")
+    for graph, (pairs, phi) in graphs_of_both_kinds():
+        results = {}
+        for backend in ("torch", "dgl"):
+            objective = WsgcnObjective(terms(laplacian_on=laplacian_on, entropy_over="mean"),
+                                       0, 4, [pairs], [phi])  # fmt: skip
+            [results[backend]] = correct_graphs([graph], num_classes=4, kind="gcn_row",
+                                                objective=objective, seed=5,
+                                                **wsgcn_options(backend, steps=40))  # fmt: skip
+        np.testing.assert_allclose(results["torch"], results["dgl"], atol=1e-5)
+        assert (results["torch"][:, 1] == 0).all()  # class 1 is not the image's
+
+
+# --- partial labels --------------------------------------------------------------------------
+
+
+def test_top_fraction_keeps_the_strongest_values_above_the_minimum():
+    values = np.linspace(0, 1, 11)  # 0.0, 0.1, ..., 1.0
+    kept = top_fraction_mask(values, 0.3, 0.1)
+    assert np.flatnonzero(kept).tolist() == [8, 9, 10]
+    assert not top_fraction_mask(np.zeros(5), 0.3, 0.1).any()
+
+
+def test_partial_labels_with_a_background_class():
+    image = np.zeros((8, 12, 3), np.uint8)
+    image[:, 6:] = 200
+    cams = np.zeros((1, 8, 12), np.float32)
+    cams[0, :, 6:] = np.linspace(0.5, 1.0, 6)  # the object, right half; the left is background
+    crf = {**SETTINGS["crf"], "iterations": 5}
+    seeds = partial_labels(image, cams, [4], background=0, seeds=SETTINGS["seeds"], crf=crf)
+    assert (seeds[:, :6] == 0).all()  # (1 - 0)^32 = 1 > 0.8: confident background
+    assert (seeds[:, 10:] == 4).all()  # the object's top 30 %
+    assert (seeds[:, 6:9] == VOID).all()  # weaker object pixels: ignored
+    assert set(np.unique(seeds)) <= {0, 4, VOID}
+
+
+# --- registry --------------------------------------------------------------------------------
+
+
+def test_the_family_is_in_the_registry_and_honest():
+    names = REGISTRY.names(LABEL_MAPS)
+    for base in ("wsgcn_ce", "wsgcn_ent", "wsgcn_lp", "wsgcn", "wsgcn_grid", "detect_wsgcn"):
+        assert base in REGISTRY.names(NODE_PROBABILITIES)
+        assert {base, base + "_crf"} <= set(names)
+        assert not REGISTRY.reads_weak_masks(base + "_crf", LABEL_MAPS)
+    grid = REGISTRY.get("wsgcn_grid_crf", LABEL_MAPS)
+    assert "grid_graphs" in grid.consumes and grid.crf and grid.options["settings"] == "wsgcn"
