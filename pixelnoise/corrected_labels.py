@@ -14,13 +14,21 @@ import numpy as np
 
 from pixelnoise.crf import dense_crf
 from pixelnoise.detect import clean_mask
-from pixelnoise.graphs import VOID, SuperpixelGraph, node_probabilities_to_pixels
+from pixelnoise.graphs import (
+    VOID,
+    SuperpixelGraph,
+    grid_probabilities_to_pixels,
+    node_probabilities_to_pixels,
+)
 from pixelnoise.methods import NODE_PROBABILITIES
 
 
 def labeller(method, inputs) -> Callable[[str], tuple[np.ndarray, bool]]:
     """Label maps of a corrected method (registry ``options["run"]``, ``crf``)."""
-    graphs = inputs.files(method.options.get("graphs", "graphs"), ".npz")
+    kind = method.options.get("graphs", "graphs")
+    graphs = inputs.files(kind, ".npz")
+    grid = kind == "grid_graphs"
+    to_pixels = grid_probabilities_to_pixels if grid else node_probabilities_to_pixels
     corrected = inputs.files(f"{NODE_PROBABILITIES}:{method.options['run']}", ".npz")
     crf = inputs.params["crf"] if method.crf else None
     keep_clean = method.options.get("keep_clean", False)
@@ -30,7 +38,7 @@ def labeller(method, inputs) -> Callable[[str], tuple[np.ndarray, bool]]:
             return inputs.cam_labels(image_id), True
         graph = SuperpixelGraph.load(graphs[image_id])
         node_probs = np.load(corrected[image_id])["node_probs"].astype(np.float32)
-        probs = node_probabilities_to_pixels(graph.segments, node_probs)
+        probs = to_pixels(graph.segments, node_probs)
         if crf is not None:
             probs = dense_crf(inputs.run.dataset.read_image(image_id), probs, **crf)
         labels = probs.argmax(axis=0).astype(np.uint8)

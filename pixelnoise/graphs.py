@@ -403,6 +403,33 @@ def build_grid_graph(
     )
 
 
+def grid_probabilities_to_pixels(segments: np.ndarray, node_probs: np.ndarray) -> np.ndarray:
+    """N x C node scores of a pixel grid (:func:`build_grid_graph`) -> C x H x W by bilinear
+    interpolation between the block centres, as WSGCN upsamples its stride-S predictions
+    (nearest-block lookup would leave S x S staircases along every boundary).
+
+    >>> segments = grid_segments(2, 4, 2)                       # two 2 x 2 blocks
+    >>> grid_probabilities_to_pixels(segments, np.array([[1.0], [0.0]]))[0].tolist()
+    [[1.0, 0.75, 0.25, 0.0], [1.0, 0.75, 0.25, 0.0]]
+    """
+    import cv2  # only grid methods need it
+
+    segments = np.asarray(segments)
+    height, width = segments.shape
+    # Block 0 spans min(stride, W) columns and min(stride, H) rows.
+    stride = int(max(np.count_nonzero(segments[0] == 0), np.count_nonzero(segments[:, 0] == 0)))
+    rows, columns = -(-height // stride), -(-width // stride)
+    node_probs = np.asarray(node_probs, dtype=np.float32)
+    if len(node_probs) != rows * columns:
+        raise PixelnoiseError(f"{len(node_probs)} rows for a {rows} x {columns} grid")
+    grid = node_probs.reshape(rows, columns, -1)
+    planes = [
+        cv2.resize(grid[..., c], (columns * stride, rows * stride), interpolation=cv2.INTER_LINEAR)
+        for c in range(grid.shape[2])
+    ]
+    return np.stack(planes)[:, :height, :width]
+
+
 def node_probabilities_to_pixels(
     graph_or_segments: SuperpixelGraph | np.ndarray, node_probs: np.ndarray | torch.Tensor
 ) -> np.ndarray:

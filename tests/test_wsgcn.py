@@ -20,7 +20,14 @@ from pixelnoise.gnn import (
     correct_graphs,
     get_backend,
 )
-from pixelnoise.graphs import VOID, build_graph, build_grid_graph, grid_segments, window_pairs
+from pixelnoise.graphs import (
+    VOID,
+    build_graph,
+    build_grid_graph,
+    grid_probabilities_to_pixels,
+    grid_segments,
+    window_pairs,
+)
 from pixelnoise.losses import laplacian_energy, node_entropy
 from pixelnoise.methods import LABEL_MAPS, NODE_PROBABILITIES, REGISTRY
 from pixelnoise.partial_labels import partial_labels, top_fraction_mask
@@ -268,3 +275,40 @@ def test_the_family_is_in_the_registry_and_honest():
         assert not REGISTRY.reads_weak_masks(base + "_crf", LABEL_MAPS)
     grid = REGISTRY.get("wsgcn_grid_crf", LABEL_MAPS)
     assert "grid_graphs" in grid.consumes and grid.crf and grid.options["settings"] == "wsgcn"
+
+
+@pytest.mark.parametrize("shape", [(10, 13), (2, 13), (2, 3)])
+def test_grid_probabilities_are_bilinear_between_block_centres(shape):
+    segments = grid_segments(*shape, 3)
+    rows, columns = -(-shape[0] // 3), -(-shape[1] // 3)
+    probs = np.random.default_rng(0).dirichlet(np.ones(3), rows * columns).astype(np.float32)
+    pixels = grid_probabilities_to_pixels(segments, probs)
+    assert pixels.shape == (3, *shape)
+    np.testing.assert_allclose(pixels.sum(0), 1.0, atol=1e-5)  # convex combinations
+    if shape == (10, 13):
+        # Stride 3: block (1, 1) is centred on pixel (4, 4), which takes its value exactly;
+        # halfway between two centres, the mean of the two blocks.
+        np.testing.assert_allclose(pixels[:, 4, 4], probs[1 * columns + 1], atol=1e-6)
+        halfway = (probs[1 * columns + 1] + probs[1 * columns + 2]) / 2
+        np.testing.assert_allclose(pixels[:, 4, 5:7].mean(1), halfway, atol=1e-6)
+
+
+def test_the_report_lays_out_table_2_and_says_when_l_bg_vanishes():
+    import pandas as pd
+
+    from pixelnoise.stages.report import wsgcn_section
+
+    pseudo = pd.DataFrame(
+        {
+            "method": ["cam", "wsgcn_ce", "wsgcn_ce_crf", "wsgcn", "wsgcn_crf"],
+            "miou": [40.0, 45.0, 46.0, 48.0, 50.0],
+        }  # fmt: skip
+    )
+    lines = wsgcn_section(pseudo, has_background=False)
+    text = "\n".join(lines)
+    assert "no background class" in text and "l_bg" in text
+    table = [line for line in text.splitlines() if line.startswith("| CE")]
+    assert len(table) == 2 and "45.00" in table[0] and "46.00" in table[0]
+    assert "50.00" in table[1]
+    assert "no background" not in "\n".join(wsgcn_section(pseudo, has_background=True))
+    assert wsgcn_section(pseudo[pseudo.method == "cam"], has_background=True) == []

@@ -26,6 +26,9 @@ RUNS = {
     "wsgcn_grid": ("wsgcn_seeds", True, True, "grid_graphs"),
     "detect_wsgcn": ("detect", True, True, "graphs"),
 }
+#: Pan et al. Table 2: the runs from the partial labels on superpixels, by loss terms.
+ABLATION = [run for run, (source, *_, graphs) in RUNS.items()
+            if source == "wsgcn_seeds" and graphs == "graphs"]  # fmt: skip
 LOSSES = {(False, False): "CE only", (True, False): "CE + entropy", (False, True): "CE + Laplacian",
           (True, True): "CE + entropy + Laplacian"}  # fmt: skip
 
