@@ -126,3 +126,55 @@ def pixel_losses(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     safe = labels.masked_fill(void, 0)  # any valid index; overwritten with NaN below
     losses = -log_probs.gather(1, safe[:, None]).squeeze(1)
     return losses.masked_fill(void, float("nan"))
+
+
+def selective_weights(
+    log_probs: torch.Tensor, targets: torch.Tensor, sharpness: float
+) -> torch.Tensor:
+    """Fan et al. eq. 6-7: ``w_k = softmax_k(sharpness * [argmax_c p_c == y_k])`` per pixel over
+    the estimates that label it (N x K x H x W, 0 where an estimate is void; all 0 at a pixel
+    that no estimate labels). No gradient: the weights select, they are not trained.
+
+    >>> log_probs = torch.tensor([[[[2.0]], [[0.0]]]]).log_softmax(1)   # predicts class 0
+    >>> targets = torch.tensor([[[[0]], [[1]]]])                        # estimates 0 and 1
+    >>> [round(w, 2) for w in selective_weights(log_probs, targets, 1.0).flatten().tolist()]
+    [0.73, 0.27]
+    """
+    with torch.no_grad():
+        valid = targets != VOID
+        agrees = targets == log_probs.argmax(1, keepdim=True)
+        scores = (sharpness * agrees.float()).masked_fill(~valid, -torch.inf)
+        return scores.softmax(1).nan_to_num(0.0)
+
+
+def weighted_selective_cross_entropy(
+    logits: torch.Tensor, targets: torch.Tensor, sharpness: float
+) -> torch.Tensor | None:
+    """Fan et al.'s weighted selective training (eq. 5) over K label estimates per pixel.
+
+    ``logits`` N x C x H x W, ``targets`` N x K x H x W (VOID where an estimate has no label).
+    The loss is ``-sum_k w_k log p[y_k]`` with :func:`selective_weights`, averaged over the
+    pixels that at least one estimate labels (``None`` if none does). ``sharpness = 0`` weighs
+    the labelling estimates equally: the plain multi-label cross-entropy (eq. 4; with no void,
+    exactly the mean over k of each estimate's cross-entropy).
+
+    >>> logits = torch.tensor([[[[2.0]], [[0.0]]]])          # predicts class 0
+    >>> targets = torch.tensor([[[[0]], [[1]]]])            # estimate 0 agrees, estimate 1 not
+    >>> round(float(weighted_selective_cross_entropy(logits, targets, 1.0)), 4)
+    0.6648
+    """
+    if logits.ndim != 4 or targets.ndim != 4 or targets.shape[0] != logits.shape[0]:
+        raise ValueError(
+            f"expected logits N x C x H x W and targets N x K x H x W, got "
+            f"{tuple(logits.shape)} and {tuple(targets.shape)}"
+        )
+    targets = targets.to(device=logits.device, dtype=torch.long)
+    valid = targets != VOID
+    labelled = valid.any(1)
+    if not bool(labelled.any()):
+        return None
+    log_probs = F.log_softmax(logits.float(), dim=1)
+    chosen = log_probs.gather(1, targets.masked_fill(~valid, 0))  # N x K x H x W: log p[y_k]
+    weights = selective_weights(log_probs, targets, sharpness)
+    per_pixel = -(weights * chosen.masked_fill(~valid, 0.0)).sum(1)
+    return per_pixel[labelled].mean()

@@ -37,7 +37,8 @@ def random_scale_flip_crop(
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Randomly rescale, mirror and crop (padding with mean grey / void) to ``crop_size``².
 
-    ``scale_range`` and ``crop_size`` are a network section's keys of the config.
+    ``scale_range`` and ``crop_size`` are a network section's keys of the config. ``labels``
+    is an H x W map, or H x W x K maps (several label estimates per pixel), all cropped alike.
 
     >>> rng = np.random.default_rng(0)
     >>> img, lab = random_scale_flip_crop(rng, np.zeros((50, 60, 3), np.uint8),
@@ -51,7 +52,8 @@ def random_scale_flip_crop(
     width = max(1, round(image.shape[1] * scale))
     image = resize_image(image, height, width)
     if labels is not None:
-        labels = cv2.resize(labels, (width, height), interpolation=cv2.INTER_NEAREST)
+        resized = cv2.resize(labels, (width, height), interpolation=cv2.INTER_NEAREST)
+        labels = resized.reshape(height, width, *labels.shape[2:])  # cv2 drops a K = 1 axis
     if rng.random() < 0.5:
         image = image[:, ::-1]
         labels = labels[:, ::-1] if labels is not None else None
@@ -67,7 +69,7 @@ def random_scale_flip_crop(
     canvas[off_y : off_y + height, off_x : off_x + width] = image
     image = canvas[top : top + crop_size, left : left + crop_size]
     if labels is not None:
-        label_canvas = np.full((canvas_h, canvas_w), VOID, np.uint8)
+        label_canvas = np.full((canvas_h, canvas_w, *labels.shape[2:]), VOID, np.uint8)
         label_canvas[off_y : off_y + height, off_x : off_x + width] = labels
         labels = label_canvas[top : top + crop_size, left : left + crop_size]
     return np.ascontiguousarray(image), labels

@@ -12,7 +12,7 @@ True
 
 from __future__ import annotations
 
-from pixelnoise.methods import segmentation, wsgcn, yi
+from pixelnoise.methods import fan, segmentation, wsgcn, yi
 from pixelnoise.methods.registry import (
     CHECKPOINT,
     LABEL_MAPS,
@@ -24,8 +24,13 @@ from pixelnoise.methods.segmentation import DC_ONLY, FULL_GT
 
 
 def _declared() -> list[Method]:
-    methods = [*yi.methods(), *wsgcn.methods()]
-    return [*methods, *segmentation.baselines(), *segmentation.trained_on_pseudo_labels(methods)]
+    methods = [*yi.methods(), *wsgcn.methods(), *fan.methods()]
+    return [
+        *methods,
+        *segmentation.baselines(),
+        *segmentation.trained_on_pseudo_labels(methods),
+        *fan.multi_estimate_networks(),
+    ]
 
 
 REGISTRY = Registry(_declared())

@@ -7,7 +7,7 @@ stages load the implementing module through :meth:`Method.implementation` (lazil
 table jobs never import torch), and reports read ``reads_weak_masks`` from here.
 
 Artifacts a method may consume, by name: ``cams``, ``losses``, ``theta``, ``graphs``,
-``grid_graphs``,
+``grid_graphs``, ``cams_<classifier>_<scale>`` (see :func:`scale_cams`),
 ``clean_model``, ``strong_masks``, ``weak_masks`` (upper bounds only), and the outputs of other
 methods as ``"<produces>:<name>"``, e.g. ``"node_probabilities:detect_gat"``.
 """
@@ -25,19 +25,22 @@ NODE_PROBABILITIES = "node_probabilities"
 LABEL_MAPS = "label_maps"
 CHECKPOINT = "checkpoint"
 PRODUCTS = (NODE_PROBABILITIES, LABEL_MAPS, CHECKPOINT)
+#: CAMs of one classifier at one scale, kept apart (Fan et al. Sec. 4.3-4.4): the classifier
+#: ``main`` (config ``classifier``) or ``second`` (``second_classifier``), scale tag -> scale.
+CAM_CLASSIFIERS = ("main", "second")
+CAM_SCALES = {"s100": 1.0, "s075": 0.75, "s050": 0.5}
+
+
+def scale_cams(classifier: str, tag: str) -> str:
+    """The artifact name of one classifier's CAMs at one scale, e.g. ``cams_second_s075``."""
+    return f"cams_{classifier}_{tag}"
+
+
 #: Artifacts of the pipeline itself (not of a method).
 BASE_ARTIFACTS = frozenset(
-    {
-        "cams",
-        "losses",
-        "theta",
-        "graphs",
-        "grid_graphs",
-        "clean_model",
-        "strong_masks",
-        "weak_masks",
-    }  # fmt: skip
-)
+    {"cams", "losses", "theta", "graphs", "grid_graphs", "clean_model", "strong_masks",
+     "weak_masks", *(scale_cams(c, t) for c in CAM_CLASSIFIERS for t in CAM_SCALES)}
+)  # fmt: skip
 #: What each product is called in messages and config keys.
 CONFIG_KEYS = {
     NODE_PROBABILITIES: "correction runs (implied by `methods`)",

@@ -1,50 +1,81 @@
 """Stage: the final segmentation network (Yi et al. Sec. III-D).
 
 Trained on D_c's ground truth plus the weak images' labels that the segmentation method
-(registry, ``checkpoint``) names: a pseudo-label method's label maps, or, for ``full_gt``, the
-masks — an upper bound that reads weak masks. ``dc_only`` (the clean model, D_c alone) is
-trained by its own rule.
+(registry, ``checkpoint``) names: a pseudo-label method's label maps; several methods' label
+maps at once (``estimates``, Fan et al.: K labels per pixel, weighted selective training); or,
+for ``full_gt``, the masks — an upper bound that reads weak masks. ``dc_only`` (the clean
+model, D_c alone) is trained by its own rule.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from pixelnoise.data.palette import load_label_png
 from pixelnoise.errors import ConfigError, DatasetError
+from pixelnoise.losses import weighted_selective_cross_entropy
 from pixelnoise.methods import CHECKPOINT, REGISTRY
+from pixelnoise.metrics import VOID
 from pixelnoise.run_data import RunData
+from pixelnoise.training.loop import supervised_step
 from pixelnoise.training.segmentation import train_segmentation
+
+
+def label_files(method: str, weak: list[str], label_dirs: list[str]) -> dict[str, Path]:
+    """The pseudo-label PNG of every weak image in ``label_dirs``; a missing one is an error."""
+    files = {p.stem: p for d in label_dirs for p in Path(d).glob("*.png")}
+    missing = [i for i in weak if i not in files]
+    if missing:
+        raise DatasetError(f"{method}: no pseudo labels for {missing[:5]} in {label_dirs}")
+    return files
 
 
 def training_set(
     run: RunData, method: str, label_dirs: list[str]
 ) -> tuple[list[str], Callable[[str], np.ndarray]]:
     """Training ids and their label reader: D_c's masks, then pseudo labels (or, for a method
-    declared to train on masks, the masks) of the weak images."""
+    declared to train on masks, the masks) of the weak images. For ``estimates`` methods the
+    reader gives H x W x K maps, one per estimate in the registry's order; D_c images carry
+    their mask as the only estimate (the others void), so they train on the ground truth
+    alone."""
     spec = REGISTRY.get(method, CHECKPOINT)
     labels = spec.options.get("labels")
-    if spec.stage != "train_segmentation" or labels not in ("masks", "pseudo"):
+    if spec.stage != "train_segmentation" or labels not in ("masks", "pseudo", "estimates"):
         raise ConfigError(f"segmentation method {method!r} is not trained by train_segmentation")
     strong, weak = run.ids("strong"), run.ids("weak")
     if labels == "masks":  # declared reads_weak_masks in the registry: an upper bound
         return strong + weak, run.dataset.read_mask
-    files = {p.stem: p for d in label_dirs for p in Path(d).glob("*.png")}
-    missing = [i for i in weak if i not in files]
-    if missing:
-        raise DatasetError(f"{method}: no pseudo labels for {missing[:5]} in {label_dirs}")
     strong_set = set(strong)
+    if labels == "pseudo":
+        files = label_files(method, weak, label_dirs)
 
-    def read_labels(image_id: str) -> np.ndarray:
-        # D_c's masks are allowed; a weak image is only ever seen through its pseudo label.
+        def read_labels(image_id: str) -> np.ndarray:
+            # D_c's masks are allowed; a weak image is only ever seen through its pseudo label.
+            if image_id in strong_set:
+                return run.dataset.read_mask(image_id)
+            return load_label_png(files[image_id])
+
+        return strong + weak, read_labels
+    # label_dirs are results/pseudo_labels/<method>/shard<k>: grouped by estimate.
+    estimates = [key.split(":", 1)[1] for key in spec.upstream()]
+    per_estimate = [
+        label_files(f"{method} ({e})", weak, [d for d in label_dirs if Path(d).parent.name == e])
+        for e in estimates
+    ]
+
+    def read_estimates(image_id: str) -> np.ndarray:
         if image_id in strong_set:
-            return run.dataset.read_mask(image_id)
-        return load_label_png(files[image_id])
+            mask = run.dataset.read_mask(image_id)
+            stack = np.full((*mask.shape, len(estimates)), VOID, np.uint8)
+            stack[..., 0] = mask
+            return stack
+        return np.stack([load_label_png(files[image_id]) for files in per_estimate], axis=-1)
 
-    return strong + weak, read_labels
+    return strong + weak, read_estimates
 
 
 def train_final_segmentation(
@@ -59,9 +90,16 @@ def train_final_segmentation(
     seed: int,
     device: str,
     init_checkpoint: str | None = None,
+    settings: dict | None = None,
 ) -> list[dict]:
+    """``settings``: the method family's config section (``fan``: the WST sharpness)."""
     run = RunData.load(dataset_cfg, manifest_path)
     ids, read_labels = training_set(run, method, label_dirs)
+    spec = REGISTRY.get(method, CHECKPOINT)
+    step = None
+    if spec.options.get("labels") == "estimates":
+        sharpness = settings["sharpness"] if spec.options["weighted"] else 0.0
+        step = supervised_step(partial(weighted_selective_cross_entropy, sharpness=sharpness))
     return train_segmentation(
         ids=ids,
         read_image=run.dataset.read_image,
@@ -74,5 +112,6 @@ def train_final_segmentation(
         seed=seed,
         device=device,
         description=f"segmentation ({method})",
+        step=step,
         init_checkpoint=init_checkpoint,
     )

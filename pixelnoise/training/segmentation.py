@@ -23,7 +23,8 @@ from pixelnoise.training.loop import Step, fit, seed_everything, supervised_step
 
 
 class LabelledImages(Dataset):
-    """Augmented crops of images with their label maps (from any source)."""
+    """Augmented crops of images with their label maps (from any source): an H x W map gives
+    an H x W target, H x W x K maps (several estimates per pixel) a K x H x W target."""
 
     def __init__(
         self,
@@ -51,7 +52,9 @@ class LabelledImages(Dataset):
             scale_range=tuple(self.cfg["scale_range"]),
             crop_size=self.cfg["crop_size"],
         )
-        return to_tensor(image), torch.from_numpy(labels.astype(np.int64))
+        if labels.ndim == 3:
+            labels = labels.transpose(2, 0, 1)
+        return to_tensor(image), torch.from_numpy(np.ascontiguousarray(labels, dtype=np.int64))
 
 
 def train_segmentation(

@@ -48,3 +48,58 @@ rule export_cams:
         "results/benchmarks/export_cams/shard{shard}.tsv"
     script:
         "../scripts/export_cams.py"
+
+
+# Fan et al.'s multiple estimates: a second classifier of another architecture, and the CAMs of
+# both classifiers at each scale kept apart. Built only when a listed method consumes them.
+
+
+rule train_second_classifier:
+    input:
+        dataset_inputs(),
+        manifest="results/data/manifest.csv",
+    output:
+        model="results/models/second_classifier.pt",
+        history="results/models/second_classifier_log.csv",
+    params:
+        dataset=DATASET,
+        classifier=config["second_classifier"],
+        seed=config["seed"],
+        code=package_code("train_second_classifier.py"),
+    threads: workflow.cores
+    resources:
+        gpu=1,
+    conda:
+        CONDA_ENV
+    log:
+        "logs/train_second_classifier.log",
+    benchmark:
+        "results/benchmarks/train_second_classifier.tsv"
+    script:
+        "../scripts/train_second_classifier.py"
+
+
+rule export_scale_cams:
+    input:
+        dataset_inputs(),
+        manifest="results/data/manifest.csv",
+        model=lambda wildcards: CLASSIFIER_CHECKPOINTS[wildcards.classifier],
+    output:
+        directory("results/cams_by_scale/{classifier}/{tag}/shard{shard}.zarr"),
+    params:
+        scales=lambda wildcards: [CAM_SCALES[wildcards.tag]],
+        flip=config["cam"]["flip"],
+        dataset=DATASET,
+        shards=config["shards"],
+        code=package_code("export_scale_cams.py"),
+    threads: per_shard_threads()
+    resources:
+        gpu=1,
+    conda:
+        CONDA_ENV
+    log:
+        "logs/export_scale_cams/{classifier}/{tag}/shard{shard}.log",
+    benchmark:
+        "results/benchmarks/export_scale_cams/{classifier}/{tag}/shard{shard}.tsv"
+    script:
+        "../scripts/export_scale_cams.py"

@@ -15,7 +15,7 @@ from pixelnoise.methods import (
     NODE_PROBABILITIES,
     REGISTRY,
 )
-from pixelnoise.methods.registry import input_name
+from pixelnoise.methods.registry import CAM_CLASSIFIERS, CAM_SCALES, input_name
 
 DATASET = config["dataset"]
 if DATASET["kind"] == "voc" and not os.path.isdir(DATASET["root"]):
@@ -33,6 +33,11 @@ METHODS = [REGISTRY.get(m, LABEL_MAPS).name for m in config["methods"]]
 # Correction runs: every run of the registry (only those a listed method consumes are built).
 CORRECTION_RUNS = REGISTRY.names(NODE_PROBABILITIES)
 CAM_STORES = expand("results/cams/shard{shard}.zarr", shard=SHARDS)
+# Fan et al.: each classifier's CAMs at each scale, kept apart (cams_<classifier>_<tag>).
+CLASSIFIER_CHECKPOINTS = {
+    "main": "results/models/classifier.pt",
+    "second": "results/models/second_classifier.pt",
+}
 LOSS_STORES = expand("results/detect/losses/shard{shard}.zarr", shard=SHARDS)
 # Segmentation networks: one per method of `segment.methods` (+ full_gt, an upper bound that
 # reads weak masks); dc_only is the clean model, evaluated as the D_c baseline.
@@ -52,6 +57,8 @@ FIGURE_STAGES = REGISTRY.figure_methods(METHODS)
 wildcard_constraints:
     shard=r"\d+",
     repeat=r"\d+",
+    classifier="|".join(CAM_CLASSIFIERS),
+    tag="|".join(CAM_SCALES),
     run="|".join(CORRECTION_RUNS),
     method=r"[a-z0-9_]+",
 
@@ -110,6 +117,14 @@ def artifact_paths(key, wildcards):
     }
     if key in ("graphs", "grid_graphs"):
         return [f"results/{key}/shard{wildcards.shard}"]
+    if key.startswith("cams_"):  # cams_<classifier>_<tag>: one classifier at one scale
+        _, classifier, tag = key.split("_")
+        return expand(
+            "results/cams_by_scale/{classifier}/{tag}/shard{shard}.zarr",
+            classifier=classifier,
+            tag=tag,
+            shard=SHARDS,
+        )
     return paths[key]
 
 

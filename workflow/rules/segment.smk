@@ -17,6 +17,7 @@ rule train_segmentation:
     params:
         dataset=DATASET,
         network=config["segment"]["network"],
+        settings=method_settings(CHECKPOINT, "method"),
         seed=repeat_seed,
         code=package_code("train_segmentation.py"),
     threads: workflow.cores

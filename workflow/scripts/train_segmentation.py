@@ -13,4 +13,5 @@ with rule_context(snakemake) as smk:
         seed=smk.params.seed,
         device=smk.config["device"],
         init_checkpoint=smk.input.init[0] if smk.input.init else None,
+        settings=smk.params.settings,
     )
