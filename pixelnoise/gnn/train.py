@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from pixelnoise.gnn.graph import GraphBatch, batch_graphs
 from pixelnoise.gnn.layers import build_gnn, derive_seed
@@ -255,7 +256,7 @@ def correct_graphs(
     make_optimizer = optimizer or adam(lr, weight_decay)
 
     if mode == "per_image":
-        for indices in chunks:
+        for indices in tqdm(chunks, desc=f"{kind} per image", unit="chunk", mininterval=10):
             chunk = _make_chunk(graphs, indices, num_classes, device, stats=None, pad=True)
             seeds = [derive_seed(seed, keys[i]) for i in indices]
             classes = [sorted(set(graphs[i].allowed)) for i in indices]

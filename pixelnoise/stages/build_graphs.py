@@ -1,6 +1,6 @@
 """Stage: a graph per weak image, with the clean model's features as nodes: SLIC superpixels
 (``kind="superpixel"``, the config's ``graph``) or a pixel grid (``kind="grid"``, the config's
-``grid_graph``, for WSGCN).
+``grid_graph``, for WSGCN; rule ``build_grid_graphs``).
 
 Only the graph's structure is stored here; which nodes carry which label depends on the method
 and is decided by the correction stage, so changing θ does not rebuild graphs.

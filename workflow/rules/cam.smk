@@ -51,7 +51,8 @@ rule export_cams:
 
 
 # Fan et al.'s multiple estimates: a second classifier of another architecture, and the CAMs of
-# both classifiers at each scale kept apart. Built only when a listed method consumes them.
+# both classifiers at each scale kept apart, by the same stages with other settings. Built only
+# when a listed method consumes them.
 
 
 rule train_second_classifier:
@@ -65,7 +66,7 @@ rule train_second_classifier:
         dataset=DATASET,
         classifier=config["second_classifier"],
         seed=config["seed"],
-        code=package_code("train_second_classifier.py"),
+        code=package_code("train_classifier.py"),
     threads: workflow.cores
     resources:
         gpu=1,
@@ -76,7 +77,7 @@ rule train_second_classifier:
     benchmark:
         "results/benchmarks/train_second_classifier.tsv"
     script:
-        "../scripts/train_second_classifier.py"
+        "../scripts/train_classifier.py"
 
 
 rule export_scale_cams:
@@ -91,7 +92,7 @@ rule export_scale_cams:
         flip=config["cam"]["flip"],
         dataset=DATASET,
         shards=config["shards"],
-        code=package_code("export_scale_cams.py"),
+        code=package_code("export_cams.py"),
     threads: per_shard_threads()
     resources:
         gpu=1,
@@ -102,4 +103,4 @@ rule export_scale_cams:
     benchmark:
         "results/benchmarks/export_scale_cams/{classifier}/{tag}/shard{shard}.tsv"
     script:
-        "../scripts/export_scale_cams.py"
+        "../scripts/export_cams.py"

@@ -13,6 +13,7 @@ rule build_graphs:
     params:
         dataset=DATASET,
         graph=config["graph"],
+        kind="superpixel",
         shards=config["shards"],
         code=package_code("build_graphs.py"),
     threads: per_shard_threads()
@@ -39,8 +40,9 @@ rule build_grid_graphs:
     params:
         dataset=DATASET,
         graph=config["grid_graph"],
+        kind="grid",
         shards=config["shards"],
-        code=package_code("build_grid_graphs.py"),
+        code=package_code("build_graphs.py"),
     threads: per_shard_threads()
     resources:
         gpu=1,
@@ -51,7 +53,7 @@ rule build_grid_graphs:
     benchmark:
         "results/benchmarks/build_grid_graphs/shard{shard}.tsv"
     script:
-        "../scripts/build_grid_graphs.py"
+        "../scripts/build_graphs.py"
 
 
 rule correct_labels:

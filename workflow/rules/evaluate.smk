@@ -90,7 +90,7 @@ rule report:
         benchmarks=report("results/metrics/benchmarks.csv", category="Time and memory"),
     params:
         config=config,  # the report states the configuration
-        code=package_code("write_report.py"),
+        code=package_code("report.py"),
     conda:
         CONDA_ENV
     log:
@@ -98,4 +98,4 @@ rule report:
     benchmark:
         "results/benchmarks/report.tsv"
     script:
-        "../scripts/write_report.py"
+        "../scripts/report.py"

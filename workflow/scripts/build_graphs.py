@@ -11,4 +11,5 @@ with rule_context(snakemake) as smk:
         shard=int(smk.wildcards.shard),
         shards=smk.params.shards,
         device=smk.config["device"],
+        kind=smk.params.kind,
     )
