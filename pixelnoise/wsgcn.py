@@ -30,7 +30,13 @@ from pixelnoise.correction import gnn_options, image_key
 from pixelnoise.device import resolve_device
 from pixelnoise.gnn import GraphInput, TrainingChunk, correct_graphs
 from pixelnoise.graphs import adjacent_pairs
-from pixelnoise.losses import laplacian_energy, node_entropy, per_graph_mean, restrict_to_classes
+from pixelnoise.losses import (
+    laplacian_energy,
+    node_entropy,
+    pairwise_affinity_matrix,
+    per_graph_mean,
+    restrict_to_classes,
+)
 from pixelnoise.supervision import supervised_graphs
 
 #: What the Laplacian term smooths: the paper's probabilities Q, or (as the public code does)
@@ -118,21 +124,22 @@ class WsgcnObjective:
     ):
         self.terms, self.background, self.num_classes = terms, background, num_classes
         self.pairs, self.phi = pairs, phi
-        self._prepared: dict[tuple[int, ...], tuple[torch.Tensor, ...]] = {}
+        self._prepared: dict[tuple[int, ...], tuple[torch.Tensor, torch.Tensor]] = {}
 
-    def _laplacian_inputs(self, chunk: TrainingChunk) -> tuple[torch.Tensor, ...]:
+    def _laplacian_inputs(self, chunk: TrainingChunk) -> tuple[torch.Tensor, torch.Tensor]:
+        """The chunk's sparse ``Phi`` and node degrees, built once per chunk."""
         key = tuple(chunk.indices)
         if key not in self._prepared:
-            src, dst, phi, graph = [], [], [], []
-            for k, (i, row) in enumerate(zip(chunk.indices, _chunk_rows(chunk), strict=True)):
+            src, dst, phi = [], [], []
+            for i, row in zip(chunk.indices, _chunk_rows(chunk), strict=True):
                 src.append(self.pairs[i][:, 0] + row)
                 dst.append(self.pairs[i][:, 1] + row)
                 phi.append(self.phi[i])
-                graph.append(np.full(len(self.pairs[i]), k))
             device = chunk.features.device
-            self._prepared[key] = tuple(
-                torch.from_numpy(np.concatenate(a)).to(device) for a in (src, dst, phi, graph)
+            src, dst, phi = (
+                torch.from_numpy(np.concatenate(a)).to(device) for a in (src, dst, phi)
             )
+            self._prepared[key] = pairwise_affinity_matrix(src, dst, phi, chunk.batch.num_nodes)
         return self._prepared[key]
 
     def __call__(self, logits: torch.Tensor, chunk: TrainingChunk) -> torch.Tensor:
@@ -161,8 +168,8 @@ class WsgcnObjective:
                 values = log_probs.exp()
             else:  # classes a node may not take are -inf: leave them out of the differences
                 values = log_probs.masked_fill(~chunk.allowed, 0.0)
-            src, dst, phi, graph = self._laplacian_inputs(chunk)
-            energy = laplacian_energy(values, src, dst, phi, graph, graphs)
+            matrix, degree = self._laplacian_inputs(chunk)
+            energy = laplacian_energy(values, matrix, degree, batch.graph_of_node, graphs)
             sizes = torch.tensor(batch.sizes, dtype=energy.dtype, device=energy.device)
             loss = loss + terms.laplacian_weight * energy / sizes
         return loss

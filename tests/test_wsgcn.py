@@ -28,7 +28,7 @@ from pixelnoise.graphs import (
     grid_segments,
     window_pairs,
 )
-from pixelnoise.losses import laplacian_energy, node_entropy
+from pixelnoise.losses import laplacian_energy, node_entropy, pairwise_affinity_matrix
 from pixelnoise.methods import LABEL_MAPS, NODE_PROBABILITIES, REGISTRY
 from pixelnoise.partial_labels import partial_labels, top_fraction_mask
 from pixelnoise.wsgcn import Terms, WsgcnObjective, laplacian_pairs
@@ -93,10 +93,24 @@ def test_laplacian_energy_equals_trace_of_q_l_q():
     laplacian = torch.from_numpy(np.diag(dense.sum(1)) - dense)
     trace = torch.trace(q.T @ laplacian @ q)
     src, dst = torch.from_numpy(pairs[:, 0]), torch.from_numpy(pairs[:, 1])
-    energy = laplacian_energy(
-        q, src, dst, torch.from_numpy(phi), torch.zeros(len(pairs), dtype=torch.long), 1
-    )
+    matrix, degree = pairwise_affinity_matrix(src, dst, torch.from_numpy(phi), n)
+    energy = laplacian_energy(q, matrix, degree, torch.zeros(n, dtype=torch.long), 1)
     torch.testing.assert_close(energy[0], trace)
+    # ... which is the pairwise sum, each undirected pair once.
+    pairwise = sum(
+        w * float(((q[i] - q[j]) ** 2).sum()) for (i, j), w in zip(pairs, phi, strict=True)
+    )
+    assert energy.item() == pytest.approx(pairwise, rel=1e-5)
+    # Two graphs in one batch: each gets its own energy.
+    matrix, degree = pairwise_affinity_matrix(
+        torch.cat([src, src + n]),
+        torch.cat([dst, dst + n]),
+        torch.from_numpy(np.r_[phi, phi]),
+        2 * n,
+    )
+    graph_of_node = torch.repeat_interleave(torch.arange(2), n)
+    both = laplacian_energy(torch.cat([q, q]), matrix, degree, graph_of_node, 2)
+    torch.testing.assert_close(both, torch.stack([trace, trace]))
 
 
 def test_phi_is_the_colour_and_position_kernel():
