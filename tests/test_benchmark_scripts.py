@@ -35,9 +35,11 @@ def test_component_timings_script_reports_every_component(repo, tmp_path):
     rows = dict(re.findall(r"^\| ([^|]+) \| ([0-9.]+) \| [0-9.]+ \|$", out, re.MULTILINE))
     expected = ["clean-model features", "SLIC + graph (eq. 3-4)", "back-projection", "dense CRF"]
     expected += [f"{k} training, {b} (" for k in ("GAT", "GCN") for b in ("dgl", "torch")]
+    expected += ["WSGCN partial labels", "WSGCN GCN on superpixels", "WSGCN GCN on pixel grid"]
+    expected += ["WSGCN dense CRF"]
     for name in expected:
         assert any(row.startswith(name) for row in rows), (name, out)
-    slow = [name for name in rows if "training" in name or name.startswith("SLIC")]
+    slow = [name for name in rows if "training" in name or "GCN on" in name or "SLIC" in name]
     assert all(float(rows[name]) > 0 for name in slow), out  # printed to 3 decimals
     assert re.search(r"^peak RSS: \d+ MB$", out, re.MULTILINE)
 
