@@ -1,0 +1,110 @@
+"""MLLC's graph pieces against dense reference computations on small tensors."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from pixelnoise.mllc import (
+    Prototypes,
+    class_graph_product,
+    class_thresholds,
+    contrastive_loss,
+    dynamic_weighted_cross_entropy,
+    knn_affinity,
+    mix_by_confidence,
+    pairwise_affinity_loss,
+    prototype_loss,
+)
+
+
+def generator(seed=0):
+    return torch.Generator().manual_seed(seed)
+
+
+def test_knn_graph_and_its_normalisation_match_a_dense_reference():
+    x = torch.randn(12, 5, generator=generator())
+    k = 3
+    unit = F.normalize(x, dim=1)
+    cosine = unit @ unit.T
+    dense = torch.zeros(12, 12)
+    for i in range(12):
+        others = [j for j in range(12) if j != i]
+        best = sorted(others, key=lambda j: -cosine[i, j])[:k]
+        for j in best:
+            dense[i, j] = cosine[i, j].clamp_min(0)
+    symmetric = dense + dense.T
+    degree = symmetric.sum(1)
+    scale = torch.where(degree > 0, degree.rsqrt(), torch.zeros_like(degree))
+    reference = scale[:, None] * symmetric * scale[None, :]
+    torch.testing.assert_close(knn_affinity(x, k).to_dense(), reference, rtol=1e-5, atol=1e-6)
+    assert knn_affinity(x[:1], k).to_dense().tolist() == [[0.0]]  # one node: no neighbour
+
+
+def test_class_level_product_blockwise_equals_the_dense_matrix():
+    probs = torch.softmax(torch.randn(15, 4, generator=generator(1)) * 2, 1)
+    values = torch.randn(15, 6, generator=generator(2))
+    winner = probs.argmax(1)
+    same = winner[:, None] == winner[None, :]
+    w_hat = torch.where(same, probs @ probs.T, torch.zeros(15, 15))
+    w_hat.fill_diagonal_(1.0)
+    degree = w_hat.sum(1)
+    w = degree.rsqrt()[:, None] * w_hat * degree.rsqrt()[None, :]
+    torch.testing.assert_close(class_graph_product(probs, values), w @ values)
+
+
+def test_thresholds_with_all_zero_counts_and_the_warm_up():
+    uncertain = torch.full((6, 3), 1 / 3)
+    assert class_thresholds(uncertain, 0.95, 3).tolist() == [0.0, 0.0, 0.0]
+    probs = torch.tensor([[0.99, 0.01, 0.0]] * 2 + [[0.01, 0.98, 0.01]] + [[0.5, 0.5, 0.0]] * 7)
+    thresholds = class_thresholds(probs, 0.95, 3)
+    # 3 confident nodes, 7 not yet: the warm-up denominator (7) keeps the thresholds low.
+    torch.testing.assert_close(thresholds, torch.tensor([0.95 * 2 / 7, 0.95 / 7, 0.0]))
+    learnt = torch.tensor([[0.99, 0.01, 0.0]] * 8 + [[0.01, 0.98, 0.01]] * 2)
+    torch.testing.assert_close(class_thresholds(learnt, 0.95, 3), torch.tensor([0.95, 0.2375, 0.0]))
+
+
+def test_mixing_by_confidence():
+    propagated, previous = torch.ones(2, 3), torch.zeros(2, 3)
+    mixed = mix_by_confidence(propagated, previous, torch.tensor([True, False]), alpha=0.2)
+    assert mixed[:, 0].tolist() == pytest.approx([0.2, 0.8])
+
+
+def test_prototypes_are_an_exponential_moving_average():
+    bank = Prototypes(num_classes=3, dim=2, beta=0.9)
+    bank.update(torch.tensor([[1.0, 0.0], [3.0, 0.0]]), torch.tensor([0, 0]))
+    assert bank.vectors[0].tolist() == [2.0, 0.0] and bank.seen.tolist() == [True, False, False]
+    bank.update(torch.tensor([[0.0, 1.0], [4.0, 0.0]]), torch.tensor([1, 0]))
+    assert bank.vectors[0].tolist() == pytest.approx([0.9 * 2.0 + 0.1 * 4.0, 0.0])
+    assert bank.vectors[1].tolist() == [0.0, 1.0] and bank.seen.tolist() == [True, True, False]
+
+
+def test_contrastive_terms_match_their_definitions():
+    features = F.normalize(torch.randn(9, 4, generator=generator(3)), dim=1)
+    labels = torch.tensor([0, 0, 1, 1, 1, 2, 2, 0, 1])
+    s = features @ features.T
+    same = (labels[:, None] == labels[None, :]).float()
+    direct = (same * (s - 1) ** 2 + (1 - same) * s**2).mean()
+    torch.testing.assert_close(pairwise_affinity_loss(features, labels), direct)
+    bank = Prototypes(3, 4, beta=0.99)
+    bank.update(features[:5], labels[:5])  # classes 0 and 1 have prototypes, 2 not yet
+    logits = features @ bank.vectors.T / 0.1
+    known = labels != 2
+    expected = F.cross_entropy(logits[known][:, :2], labels[known])
+    torch.testing.assert_close(prototype_loss(features, labels, bank, 0.1), expected)
+    total = contrastive_loss(features * 3.0, labels, bank, lam=0.5, tau=0.1)  # normalised inside
+    torch.testing.assert_close(total, 0.5 * direct + 0.5 * expected)
+
+
+def test_dynamic_weighted_cross_entropy_weights_by_detached_confidence():
+    logits = torch.tensor([[2.0, 0.0], [0.0, 0.0]], requires_grad=True)
+    targets = torch.tensor([0, 1])
+    loss = dynamic_weighted_cross_entropy(logits.log_softmax(1), targets)
+    loss.backward()
+    # The weights are constants: loss and gradient are those of the CE with fixed weights.
+    fixed = logits.detach().clone().requires_grad_(True)
+    log_probs = fixed.log_softmax(1)
+    weights = log_probs.detach().exp()[[0, 1], [0, 1]]
+    expected = -(weights * log_probs[[0, 1], [0, 1]]).mean()
+    expected.backward()
+    torch.testing.assert_close(loss, expected)
+    torch.testing.assert_close(logits.grad, fixed.grad)
