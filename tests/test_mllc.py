@@ -1,5 +1,6 @@
 """MLLC's graph pieces against dense reference computations on small tensors."""
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -108,3 +109,37 @@ def test_dynamic_weighted_cross_entropy_weights_by_detached_confidence():
     expected.backward()
     torch.testing.assert_close(loss, expected)
     torch.testing.assert_close(logits.grad, fixed.grad)
+
+
+def test_one_training_step_trains_every_part_and_the_teacher_follows():
+    from torch.utils.data import default_collate
+
+    from pixelnoise.models.deeplab import SegmentationNet
+    from pixelnoise.training.mllc import MllcNet, SemiSupervisedPairs, mllc_step
+
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    images = {f"i{k}": rng.integers(0, 255, (40, 48, 3), dtype=np.uint8) for k in range(6)}
+    masks = {k: rng.integers(0, 3, (40, 48)).astype(np.uint8) for k in ("i0", "i1")}
+    cfg = {"scale_range": (0.8, 1.2), "crop_size": 32}
+    data = SemiSupervisedPairs(["i0", "i1"], ["i2", "i3", "i4", "i5"], images.__getitem__,
+                               masks.__getitem__, lambda i: [0, 2], 3, cfg, seed=0)  # fmt: skip
+    batch = default_collate([data[i] for i in range(4)])
+    assert batch[0].shape == (4, 3, 32, 32) and batch[4][0].tolist() == [True, False, True]
+    model = MllcNet(SegmentationNet("resnet_tiny", 3, 8, "aspp"), 3, embed_dim=16, rounds=2)
+    settings = {"ema": 0.5, "knn": 5, "sigma": 0.95, "alpha": 0.2, "pair_weight": 0.5,
+                "temperature": 0.1, "prototype_momentum": 0.99, "contrastive_weight": 0.1,
+                "unsupervised_weight": 1.0, "use_image_labels": True}  # fmt: skip
+    step = mllc_step(model, settings, seed=0, graphs=True)
+    loss, _, _ = step(model, batch, "cpu")
+    assert torch.isfinite(loss)
+    loss.backward()
+    for part in (model.embed, model.class_rounds, model.sample_rounds, model.segmentation):
+        assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in part.parameters())
+    first = next(iter(model.parameters()))
+    with torch.no_grad():
+        first.add_(1.0)
+    old = next(iter(step.teacher.parameters())).clone()
+    step(model, batch, "cpu")  # the next step first moves the teacher halfway (ema 0.5)
+    new = next(iter(step.teacher.parameters()))
+    torch.testing.assert_close(new, 0.5 * old + 0.5 * first.detach())

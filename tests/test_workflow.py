@@ -18,6 +18,7 @@ from pixelnoise.data.synthetic import CLASS_NAMES
 from pixelnoise.data.voc import VocDataset
 from pixelnoise.methods import CHECKPOINT, LABEL_MAPS, REGISTRY
 from pixelnoise.methods.fan import MULTI
+from pixelnoise.methods.mllc import VARIANTS
 
 pytestmark = pytest.mark.slow
 
@@ -103,8 +104,10 @@ def test_every_honest_method_runs_without_weak_masks(finished_run, tmp_path):
         if not REGISTRY.reads_weak_masks(m, CHECKPOINT)
     ]
     assert "detect_gat_crf" in labels and "oracle_gat_crf" not in labels
-    # A network per label method, plus those trained on several estimates at once (Fan et al.).
-    assert set(networks) - set(labels) == set(MULTI) and "full_gt" not in networks
+    # A network per label method, plus those trained on several estimates at once (Fan et al.)
+    # and the semi-supervised schemes (MLLC).
+    assert set(networks) - set(labels) == set(MULTI) | set(VARIANTS)
+    assert "full_gt" not in networks
     config = tmp_path / "weak_masks_deleted.yaml"
     settings = {
         "dataset": {"kind": "voc", "root": str(copy)},

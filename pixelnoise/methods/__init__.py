@@ -12,7 +12,7 @@ True
 
 from __future__ import annotations
 
-from pixelnoise.methods import fan, segmentation, wsgcn, yi
+from pixelnoise.methods import fan, mllc, segmentation, wsgcn, yi
 from pixelnoise.methods.registry import (
     CHECKPOINT,
     LABEL_MAPS,
@@ -30,6 +30,7 @@ def _declared() -> list[Method]:
         *segmentation.baselines(),
         *segmentation.trained_on_pseudo_labels(methods),
         *fan.multi_estimate_networks(),
+        *mllc.methods(),
     ]
 
 

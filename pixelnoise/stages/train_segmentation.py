@@ -92,10 +92,13 @@ def train_final_segmentation(
     init_checkpoint: str | None = None,
     settings: dict | None = None,
 ) -> list[dict]:
-    """``settings``: the method family's config section (``fan``: the WST sharpness)."""
+    """``settings``: the method family's config section (``fan``: the WST sharpness; ``mllc``)."""
     run = RunData.load(dataset_cfg, manifest_path)
-    ids, read_labels = training_set(run, method, label_dirs)
     spec = REGISTRY.get(method, CHECKPOINT)
+    if spec.options.get("labels") == "mllc":
+        return train_semi_supervised(run, spec, label_dirs, cfg, settings, checkpoint_path,
+                                     log_path, seed, device, init_checkpoint)  # fmt: skip
+    ids, read_labels = training_set(run, method, label_dirs)
     step = None
     if spec.options.get("labels") == "estimates":
         sharpness = settings["sharpness"] if spec.options["weighted"] else 0.0
@@ -114,4 +117,38 @@ def train_final_segmentation(
         description=f"segmentation ({method})",
         step=step,
         init_checkpoint=init_checkpoint,
+    )
+
+
+def train_semi_supervised(
+    run: RunData, spec, label_dirs, cfg, settings, checkpoint_path, log_path, seed, device, init
+) -> list[dict]:
+    """MLLC (registry ``labels: mllc``): D_c's masks and D_n's images, plus a pseudo-label
+    method's maps of D_n where the method consumes one (``mllc_yi``)."""
+    from pixelnoise.training.mllc import train_mllc  # torch-heavy: only MLLC jobs need it
+
+    weak = run.ids("weak")
+    extra = None
+    if spec.upstream():
+        files = label_files(spec.name, weak, label_dirs)
+        extra = lambda image_id: load_label_png(files[image_id])  # noqa: E731
+    return train_mllc(
+        labelled=run.ids("strong"),
+        unlabelled=weak,
+        read_image=run.dataset.read_image,
+        read_mask=run.dataset.read_mask,  # called on D_c only
+        allowed=run.allowed_classes,
+        class_names=list(run.dataset.classes.names),
+        background=run.background,
+        cfg=cfg,
+        settings=settings,
+        graphs=spec.options["graphs"],
+        image_labels=spec.options["image_labels"],
+        checkpoint_path=checkpoint_path,
+        log_path=log_path,
+        seed=seed,
+        device=device,
+        init_checkpoint=init,
+        read_extra=extra,
+        description=f"segmentation ({spec.name})",
     )

@@ -199,8 +199,10 @@ INIT_CHECKPOINTS = {
 
 
 def segmentation_init(wildcards):
-    """The checkpoint a segmentation network starts from (`segment.network.init`), if any."""
-    return INIT_CHECKPOINTS[SEGMENT["network"]["init"]]
+    """The checkpoint a segmentation network starts from: the method's own (registry
+    `options["init"]`, e.g. MLLC's clean model), else `segment.network.init`, if any."""
+    method = REGISTRY.get(wildcards.method, CHECKPOINT)
+    return INIT_CHECKPOINTS[method.options.get("init", SEGMENT["network"]["init"])]
 
 
 def clean_model_init(wildcards):
