@@ -88,8 +88,11 @@ def test_nothing_to_do_after_a_finished_run(finished_run):
 
 def test_every_honest_method_runs_without_weak_masks(finished_run, tmp_path):
     """Weak supervision is honest: delete the weak masks, and every method of the registry that
-    is not flagged as reading them still builds, down to its segmentation network; the whole
-    run reaches its report, which says that pseudo-label quality could not be measured."""
+    is not flagged as reading them still builds, and so does a segmentation network of every
+    training scheme (per family: one trained on a method's pseudo labels; every network on
+    several estimates; every semi-supervised scheme); the whole run reaches its report, which
+    says that pseudo-label quality could not be measured. (A network trained on pseudo labels
+    reads nothing but them and D_c: its honesty is that of its labels, all built here.)"""
     source = finished_run / "results/data/synthetic"
     copy = tmp_path / "data"
     shutil.copytree(source, copy)
@@ -98,16 +101,22 @@ def test_every_honest_method_runs_without_weak_masks(finished_run, tmp_path):
     for image_id in weak:
         (copy / "SegmentationClass" / f"{image_id}.png").unlink()
     labels = [m for m in REGISTRY.names(LABEL_MAPS) if not REGISTRY.reads_weak_masks(m, LABEL_MAPS)]
-    networks = [
-        m
+    honest = [
+        REGISTRY.get(m, CHECKPOINT)
         for m in REGISTRY.names(CHECKPOINT, stage="train_segmentation")
         if not REGISTRY.reads_weak_masks(m, CHECKPOINT)
     ]
     assert "detect_gat_crf" in labels and "oracle_gat_crf" not in labels
     # A network per label method, plus those trained on several estimates at once (Fan et al.)
     # and the semi-supervised schemes (MLLC).
-    assert set(networks) - set(labels) == set(MULTI) | set(VARIANTS)
-    assert "full_gt" not in networks
+    assert {m.name for m in honest} - set(labels) == set(MULTI) | set(VARIANTS)
+    assert "full_gt" not in {m.name for m in honest}
+    first_per_family = {}
+    for m in honest:
+        if m.options["labels"] == "pseudo":
+            first_per_family.setdefault(m.family, m.name)
+    networks = [*first_per_family.values(), *MULTI, *VARIANTS]
+    assert {m.options["labels"] for m in honest} == {"pseudo", "estimates", "mllc"}
     config = tmp_path / "weak_masks_deleted.yaml"
     settings = {
         "dataset": {"kind": "voc", "root": str(copy)},
@@ -225,5 +234,8 @@ def test_every_rule_is_benchmarked_and_gathered(finished_run):
     expected = {"generate_dataset", "train_classifier", "export_cams", "correct_labels",
                 "pseudo_labels", "train_segmentation", "evaluate_segmentation"}  # fmt: skip
     assert expected <= rules
-    assert (benchmarks["seconds"] > 0).all() and (benchmarks["max_rss_mb"] > 0).all()
+    assert (benchmarks["seconds"] > 0).all()
+    # Snakemake samples memory while a job runs: a sub-second job may end before the first
+    # sample (build_manifest took 0.47 s with max_rss 0 on a busy machine).
+    assert (benchmarks.loc[benchmarks["seconds"] > 2, "max_rss_mb"] > 0).all()
     assert len(benchmarks[benchmarks["rule"] == "correct_labels"]) == 4  # one job per run
