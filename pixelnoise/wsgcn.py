@@ -124,12 +124,11 @@ class WsgcnObjective:
     ):
         self.terms, self.background, self.num_classes = terms, background, num_classes
         self.pairs, self.phi = pairs, phi
-        self._prepared: dict[tuple[int, ...], tuple[torch.Tensor, torch.Tensor]] = {}
 
     def _laplacian_inputs(self, chunk: TrainingChunk) -> tuple[torch.Tensor, torch.Tensor]:
-        """The chunk's sparse ``Phi`` and node degrees, built once per chunk."""
-        key = tuple(chunk.indices)
-        if key not in self._prepared:
+        """The chunk's sparse ``Phi`` and node degrees, built once per chunk (batch cache)."""
+
+        def make():
             src, dst, phi = [], [], []
             for i, row in zip(chunk.indices, _chunk_rows(chunk), strict=True):
                 src.append(self.pairs[i][:, 0] + row)
@@ -139,8 +138,22 @@ class WsgcnObjective:
             src, dst, phi = (
                 torch.from_numpy(np.concatenate(a)).to(device) for a in (src, dst, phi)
             )
-            self._prepared[key] = pairwise_affinity_matrix(src, dst, phi, chunk.batch.num_nodes)
-        return self._prepared[key]
+            return pairwise_affinity_matrix(src, dst, phi, chunk.batch.num_nodes)
+
+        return chunk.batch.cached("wsgcn_laplacian", make)
+
+    @staticmethod
+    def _unlabelled(chunk: TrainingChunk) -> tuple[torch.Tensor, torch.Tensor]:
+        """The chunk's real nodes without a seed and the graph of each (batch cache)."""
+
+        def make():
+            batch = chunk.batch
+            mask = torch.zeros(batch.num_nodes, dtype=torch.bool, device=batch.device)
+            mask[batch.real_nodes()] = True
+            mask[chunk.labelled] = False
+            return mask, batch.graph_of_node[mask]
+
+        return chunk.batch.cached("wsgcn_unlabelled", make)
 
     def __call__(self, logits: torch.Tensor, chunk: TrainingChunk) -> torch.Tensor:
         batch, terms = chunk.batch, self.terms
@@ -155,13 +168,11 @@ class WsgcnObjective:
         loss = per_graph_mean(ce[~is_bg], chunk.labelled_graph[~is_bg], graphs, empty=0.0)
         loss = loss + per_graph_mean(ce[is_bg], chunk.labelled_graph[is_bg], graphs, empty=0.0)
         if terms.entropy:
-            unlabelled = torch.zeros(batch.num_nodes, dtype=torch.bool, device=logits.device)
-            unlabelled[batch.real_nodes()] = True
-            unlabelled[chunk.labelled] = False
+            unlabelled, graph_of_unlabelled = self._unlabelled(chunk)
             entropy = node_entropy(log_probs[unlabelled])
             if terms.entropy_over == "mean":
                 entropy = entropy / self.num_classes
-            mean = per_graph_mean(entropy, batch.graph_of_node[unlabelled], graphs, empty=0.0)
+            mean = per_graph_mean(entropy, graph_of_unlabelled, graphs, empty=0.0)
             loss = loss + terms.entropy_weight * mean
         if terms.laplacian:
             if terms.laplacian_on == "probabilities":

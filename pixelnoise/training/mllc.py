@@ -47,9 +47,8 @@ from pixelnoise.mllc import (
     mix_by_confidence,
 )
 from pixelnoise.models.checkpoints import save_checkpoint, segmentation_meta
-from pixelnoise.models.deeplab import SegmentationNet
 from pixelnoise.training.loop import fit, seed_everything
-from pixelnoise.training.segmentation import load_initial_weights
+from pixelnoise.training.segmentation import segmentation_network
 
 
 def strong_photometric(rng: np.random.Generator, image: np.ndarray) -> np.ndarray:
@@ -278,12 +277,7 @@ def train_mllc(
     ``labelled`` (D_c) images."""
     seed_everything(seed)
     dev = resolve_device(device)
-    segmentation = SegmentationNet(
-        cfg["backbone"], len(class_names), cfg["output_stride"], cfg["head"],
-        pretrained=cfg["pretrained"],
-    )  # fmt: skip
-    if init_checkpoint is not None:
-        load_initial_weights(segmentation, init_checkpoint, cfg, class_names)
+    segmentation = segmentation_network(cfg, class_names, init_checkpoint)
     model = MllcNet(segmentation, len(class_names), settings["embed_dim"], settings["rounds"])
     model.to(dev)
     data = SemiSupervisedPairs(

@@ -81,16 +81,7 @@ def train_segmentation(
         raise ValueError(f"{description}: no training images")
     seed_everything(seed)
     dev = resolve_device(device)
-    model = SegmentationNet(
-        cfg["backbone"],
-        len(class_names),
-        cfg["output_stride"],
-        cfg["head"],
-        pretrained=cfg["pretrained"],
-    )
-    if init_checkpoint is not None:
-        load_initial_weights(model, init_checkpoint, cfg, class_names)
-    model.to(dev)
+    model = segmentation_network(cfg, class_names, init_checkpoint).to(dev)
     history = fit(
         model,
         LabelledImages(ids, read_image, read_labels, cfg, seed),
@@ -104,6 +95,23 @@ def train_segmentation(
     )
     save_checkpoint(checkpoint_path, model.cpu(), segmentation_meta(cfg, class_names, background))
     return history
+
+
+def segmentation_network(
+    cfg: dict, class_names: list[str], init_checkpoint: str | None
+) -> SegmentationNet:
+    """The network a ``segment.network``-style section describes, started from
+    ``init_checkpoint`` if given (see :func:`load_initial_weights`)."""
+    model = SegmentationNet(
+        cfg["backbone"],
+        len(class_names),
+        cfg["output_stride"],
+        cfg["head"],
+        pretrained=cfg["pretrained"],
+    )
+    if init_checkpoint is not None:
+        load_initial_weights(model, init_checkpoint, cfg, class_names)
+    return model
 
 
 def load_initial_weights(model: SegmentationNet, path: str, cfg: dict, class_names) -> None:
