@@ -12,6 +12,7 @@ import numpy as np
 
 from pixelnoise.device import resolve_device
 from pixelnoise.gnn import GraphInput, Objective, correct_graphs, cross_entropy_objective
+from pixelnoise.node_features import node_features
 from pixelnoise.supervision import supervised_graphs
 
 
@@ -44,9 +45,18 @@ def correct(
     """Per image: a summary row and the node probabilities (None: not corrected). Families
     with other losses pass their per-graph ``objective`` (default Yi et al. eq. 9)."""
     graphs, rows = [], []
+    kinds = cfg["node_features"]
+    cams = inputs.cams if "cams" in kinds else None
     for graph, labels, row in supervised_graphs(method, inputs, ids, cfg):
-        allowed = inputs.run.allowed_classes(row["image_id"])
-        graphs.append(GraphInput(graph.features, graph.edges, labels, allowed))
+        image_id = row["image_id"]
+        features = node_features(
+            graph,
+            kinds,
+            cams.cams(image_id) if cams is not None else None,
+            inputs.run.num_classes,
+        )
+        allowed = inputs.run.allowed_classes(image_id)
+        graphs.append(GraphInput(features, graph.edges, labels, allowed))
         rows.append(row)
     probabilities = correct_graphs(
         graphs,

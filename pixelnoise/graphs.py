@@ -35,6 +35,7 @@ VOID = 255
 """Label of a pixel (or node) with no clean label."""
 
 _FIELDS = ("segments", "features", "edges", "weights", "labels")
+_OPTIONAL_FIELDS = ("scores",)
 
 
 @dataclass(eq=False)
@@ -49,6 +50,9 @@ class SuperpixelGraph:
     edges: np.ndarray  # E x 2 int64, undirected, i < j, after pruning (eq. 4), sorted
     weights: np.ndarray  # E float32: w_s of eq. 3 for the kept edges
     labels: np.ndarray  # N uint8: clean label per node by majority vote, VOID if no clean pixel
+    # N x C float32, the clean model's mean class probabilities per node (an optional node
+    # feature, ``correct.node_features``); None for graphs built without them
+    scores: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.segments = np.asarray(self.segments, dtype=np.int32)
@@ -70,6 +74,10 @@ class SuperpixelGraph:
             problems.append(f"edge endpoints must be node ids in 0..{n - 1}")
         if len(self.labels) != n:
             problems.append(f"{n} nodes but {len(self.labels)} labels")
+        if self.scores is not None:
+            self.scores = np.asarray(self.scores, dtype=np.float32)
+            if self.scores.ndim != 2 or len(self.scores) != n:
+                problems.append(f"scores must be {n} x C, got {self.scores.shape}")
         if problems:
             raise PixelnoiseError("inconsistent SuperpixelGraph: " + "; ".join(problems))
 
@@ -82,7 +90,8 @@ class SuperpixelGraph:
         with atomic_path(path) as tmp:
             # A file object, not a name: np.savez would append ".npz" to the temporary name.
             with open(tmp, "wb") as f:
-                np.savez_compressed(f, **{name: getattr(self, name) for name in _FIELDS})
+                fields = [*_FIELDS, *(k for k in _OPTIONAL_FIELDS if getattr(self, k) is not None)]
+                np.savez_compressed(f, **{name: getattr(self, name) for name in fields})
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> SuperpixelGraph:
@@ -91,7 +100,8 @@ class SuperpixelGraph:
             missing = [name for name in _FIELDS if name not in data.files]
             if missing:
                 raise PixelnoiseError(f"{path}: not a superpixel graph (missing {missing})")
-            return cls(**{name: data[name] for name in _FIELDS})
+            present = [*_FIELDS, *(k for k in _OPTIONAL_FIELDS if k in data.files)]
+            return cls(**{name: data[name] for name in present})
 
 
 def slic_segments(
@@ -221,6 +231,26 @@ def superpixel_features(feature_map: np.ndarray | torch.Tensor, segments: np.nda
     return (sums / np.maximum(counts, 1)[:, None]).astype(np.float32)
 
 
+def segment_means(values: np.ndarray, segments: np.ndarray) -> np.ndarray:
+    """Mean of a full-resolution C x H x W map over each superpixel of ``segments``: N x C.
+
+    >>> segment_means(np.array([[[1.0, 3.0, 5.0]]]), np.array([[0, 0, 1]]))
+    array([[2.],
+           [5.]], dtype=float32)
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim != 3 or values.shape[1:] != np.shape(segments):
+        raise PixelnoiseError(
+            f"a C x H x W map matching the {np.shape(segments)} segments is needed, "
+            f"got {values.shape}"
+        )
+    flat = np.asarray(segments, dtype=np.int64).ravel()
+    n = int(flat.max()) + 1
+    counts = np.maximum(np.bincount(flat, minlength=n), 1)
+    sums = [np.bincount(flat, weights=channel.ravel(), minlength=n) for channel in values]
+    return (np.stack(sums, axis=1) / counts[:, None]).astype(np.float32)
+
+
 def similarity_weights(features: np.ndarray, pairs: np.ndarray) -> np.ndarray:
     """Eq. 3 for spatially adjacent pairs (w_l = 1): ``exp(-||v_i - v_j||^2 / (2h))``, float32.
 
@@ -314,10 +344,12 @@ def build_graph(
     n_segments: int,
     compactness: float,
     max_num_iter: int = 10,
+    class_scores: np.ndarray | None = None,
 ) -> SuperpixelGraph:
     """SLIC -> mean features -> adjacent pairs -> eq. 3 weights -> eq. 4 pruning -> labels.
 
-    ``image`` is H x W x 3 uint8, ``feature_map`` D x h x w (any h, w), ``clean_labels`` H x W.
+    ``image`` is H x W x 3 uint8, ``feature_map`` D x h x w (any h, w), ``clean_labels`` H x W;
+    ``class_scores`` (C x H x W, optional) become the nodes' mean ``scores``.
     A uniform image may give a single node and no edges; nodes may end up isolated only if
     they had no neighbour to begin with (a one-node graph).
     """
@@ -339,6 +371,7 @@ def build_graph(
         edges=pairs[keep],
         weights=weights[keep],
         labels=majority_vote(segments, clean_labels, num_nodes),
+        scores=None if class_scores is None else segment_means(class_scores, segments),
     )
 
 

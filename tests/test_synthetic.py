@@ -225,7 +225,7 @@ def test_class_shapes_differ(single_objects):
     assert max(v for k, v in holes.items() if k != "ring") < 0.05, holes
 
 
-def test_each_object_has_a_small_discriminative_part(single_objects):
+def test_each_object_has_a_discriminative_minority_part(single_objects):
     for c, items in single_objects.items():
         part_rgb = np.array(CLASS_SPECS[c - 1].part_rgb, np.float32)
         fractions = []
@@ -233,8 +233,8 @@ def test_each_object_has_a_small_discriminative_part(single_objects):
             obj = lab == c
             dist = np.abs(img[obj].astype(np.float32) - part_rgb).max(axis=1)
             fractions.append(float((dist < 45).mean()))
-        # the part is present but covers only a minority of the object
-        assert 0.04 < np.median(fractions) < 0.4, (CLASS_NAMES[c], fractions)
+        # the part is present but covers only a minority of the object (25-40 % by design)
+        assert 0.15 < np.median(fractions) < 0.45, (CLASS_NAMES[c], fractions)
 
 
 def test_context_regions_are_background():

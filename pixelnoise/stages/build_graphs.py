@@ -43,7 +43,7 @@ def build_graphs(
     with atomic_path(out_dir, directory=True) as tmp:
         for image_id in tqdm(ids, desc=f"{kind} graphs shard {shard}", mininterval=5):
             image = run.dataset.read_image(image_id)
-            _, features = log_probs_and_features(model, image, meta, dev)
+            log_probs, features = log_probs_and_features(model, image, meta, dev)
             if kind == "grid":
                 graph = build_grid_graph(
                     image, features.numpy(), stride=cfg["stride"], radius=cfg["radius"]
@@ -55,6 +55,7 @@ def build_graphs(
                     np.full(image.shape[:2], VOID, np.uint8),  # labels: the correction's job
                     n_segments=cfg["n_segments"],
                     compactness=cfg["compactness"],
+                    class_scores=log_probs.exp().numpy(),  # node features on request
                 )
             graph.save(Path(tmp) / f"{image_id}.npz")
     return len(ids)
