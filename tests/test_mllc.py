@@ -41,6 +41,31 @@ def test_knn_graph_and_its_normalisation_match_a_dense_reference():
     assert knn_affinity(x[:1], k).to_dense().tolist() == [[0.0]]  # one node: no neighbour
 
 
+def test_knn_graph_product_and_its_gradient_match_the_dense_matrix():
+    x = torch.randn(30, 8, generator=generator(3))
+    graph = knn_affinity(x, 4)
+    dense = graph.to_dense()
+    values = torch.randn(30, 5, generator=generator(4), requires_grad=True)
+    (graph @ values).pow(2).sum().backward()
+    sparse_grad, values.grad = values.grad, None
+    (dense @ values).pow(2).sum().backward()
+    torch.testing.assert_close(graph @ values, dense @ values)
+    torch.testing.assert_close(sparse_grad, values.grad)
+    torch.testing.assert_close(dense, dense.T)
+    assert (dense.count_nonzero(1) >= 4).all()
+
+
+def test_knn_search_in_bfloat16_finds_the_same_graph():
+    # Three clusters of 5, k = 4: each node's neighbours are its cluster, clearly apart from
+    # the rest; bfloat16 (8 bits of mantissa) only rounds the affinities.
+    centres = torch.eye(3, 6) * 4
+    x = centres.repeat_interleave(5, 0) + 0.3 * torch.randn(15, 6, generator=generator(5))
+    full, low = knn_affinity(x, 4), knn_affinity(x, 4, search_dtype=torch.bfloat16)
+    assert torch.equal(low.neighbours.sort(1).values, full.neighbours.sort(1).values)
+    assert low.weights.dtype == torch.float32
+    torch.testing.assert_close(low.to_dense(), full.to_dense(), rtol=1e-2, atol=1e-2)
+
+
 def test_class_level_product_blockwise_equals_the_dense_matrix():
     probs = torch.softmax(torch.randn(15, 4, generator=generator(1)) * 2, 1)
     values = torch.randn(15, 6, generator=generator(2))
@@ -121,7 +146,7 @@ def test_one_training_step_trains_every_part_and_the_teacher_follows():
     rng = np.random.default_rng(0)
     images = {f"i{k}": rng.integers(0, 255, (40, 48, 3), dtype=np.uint8) for k in range(6)}
     masks = {k: rng.integers(0, 3, (40, 48)).astype(np.uint8) for k in ("i0", "i1")}
-    cfg = {"scale_range": (0.8, 1.2), "crop_size": 32}
+    cfg = {"scale_range": (0.8, 1.2), "crop_size": 32, "cache_images": True}
     data = SemiSupervisedPairs(["i0", "i1"], ["i2", "i3", "i4", "i5"], images.__getitem__,
                                masks.__getitem__, lambda i: [0, 2], 3, cfg, seed=0)  # fmt: skip
     batch = default_collate([data[i] for i in range(4)])
@@ -143,3 +168,34 @@ def test_one_training_step_trains_every_part_and_the_teacher_follows():
     step(model, batch, "cpu")  # the next step first moves the teacher halfway (ema 0.5)
     new = next(iter(step.teacher.parameters()))
     torch.testing.assert_close(new, 0.5 * old + 0.5 * first.detach())
+
+
+def test_extra_labels_add_the_cross_entropy_of_the_weak_views():
+    """mllc_yi: with the pseudo labels of D_n, the step's loss grows by exactly the
+    cross-entropy of the student's prediction on the weak views (batch norm frozen, so that
+    the joint pass over all views equals a pass each)."""
+    from pixelnoise.losses import void_cross_entropy
+    from pixelnoise.models.deeplab import SegmentationNet
+    from pixelnoise.training.mllc import MllcNet, mllc_step
+
+    torch.manual_seed(0)
+    model = MllcNet(SegmentationNet("resnet_tiny", 3, 8, "aspp"), 3, embed_dim=16, rounds=2)
+    model.eval()
+    gen = generator(6)
+    image_l, weak, strong = (torch.rand(2, 3, 32, 32, generator=gen) for _ in range(3))
+    mask = torch.randint(0, 3, (2, 32, 32), generator=gen)
+    allowed = torch.ones(2, 3, dtype=torch.bool)
+    labels = torch.randint(0, 3, (2, 32, 32), generator=gen)
+    labels[:, :8] = 255  # void rows stay ignored
+    settings = {"ema": 0.99, "knn": 5, "sigma": 0.95, "alpha": 0.2, "pair_weight": 0.5,
+                "temperature": 0.1, "prototype_momentum": 0.99, "contrastive_weight": 0.1,
+                "unsupervised_weight": 1.0, "use_image_labels": False}  # fmt: skip
+
+    def loss(extra):
+        step = mllc_step(model, settings, seed=0, graphs=True)
+        return step(model, (image_l, mask, weak, strong, allowed, extra), "cpu")[0]
+
+    without = loss(torch.full_like(labels, 255))
+    with torch.no_grad():
+        expected = void_cross_entropy(model(weak), labels)
+    torch.testing.assert_close(loss(labels) - without, expected, rtol=1e-4, atol=1e-5)
