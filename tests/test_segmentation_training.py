@@ -21,6 +21,7 @@ CFG = dict(
     weight_decay=0.0,
     crop_size=32,
     scale_range=[1.0, 1.0],
+    photometric=False,
     num_workers=0,
     max_nonfinite_losses=2,
     lr_schedule="poly",
@@ -222,3 +223,20 @@ def test_init_from_a_classifier_takes_its_backbone_only(tmp_path):
     with pytest.raises(ConfigError, match="backbone is resnet_tiny"):
         _train(tmp_path / "b", images, labels, cfg={"epochs": 0, "backbone": "resnet_small"},
                init_checkpoint=str(tmp_path / "classifier.pt"))  # fmt: skip
+
+
+def test_photometric_augmentation_changes_colours_not_geometry():
+    from pixelnoise.training.segmentation import LabelledImages
+
+    images, labels = _toy()
+    plain = LabelledImages(sorted(images), images.__getitem__, labels.__getitem__, CFG, seed=3)
+    cfg = {**CFG, "photometric": True}
+    jittered = LabelledImages(sorted(images), images.__getitem__, labels.__getitem__, cfg, seed=3)
+    changed = 0
+    for index in range(len(images)):
+        (image, target), (image_j, target_j) = plain[index], jittered[index]
+        assert torch.equal(target, target_j)  # the same crop: the jitter draws after it
+        changed += int(not torch.equal(image, image_j))
+        # Colour changes keep the picture: the jittered crop still correlates with the plain one.
+        assert np.corrcoef(image.flatten(), image_j.flatten())[0, 1] > 0.5
+    assert changed == len(images)

@@ -1,4 +1,5 @@
-"""Image normalisation and the usual training augmentations (scale, flip, crop).
+"""Image normalisation and the usual training augmentations: geometric (scale, flip, crop) and,
+optionally, photometric (colour jitter, greyscale, blur).
 
 One function serves classification (image only) and segmentation (image + label map), so the
 two stages augment identically.
@@ -73,3 +74,27 @@ def random_scale_flip_crop(
         label_canvas[off_y : off_y + height, off_x : off_x + width] = labels
         labels = label_canvas[top : top + crop_size, left : left + crop_size]
     return np.ascontiguousarray(image), labels
+
+
+def photometric_jitter(rng: np.random.Generator, image: np.ndarray) -> np.ndarray:
+    """Colour jitter (brightness, contrast, saturation in [0.6, 1.4]), greyscale (p = 0.2) and
+    Gaussian blur (p = 0.5) of an H x W x 3 uint8 image: FixMatch's and MLLC's strong view. The
+    geometry is untouched, so label maps and other views stay pixel-aligned.
+
+    >>> image = np.full((8, 8, 3), 100, np.uint8)
+    >>> out = photometric_jitter(np.random.default_rng(0), image)
+    >>> out.shape, out.dtype, bool((out != image).any())
+    ((8, 8, 3), dtype('uint8'), True)
+    """
+    out = image.astype(np.float32)
+    out = out * rng.uniform(0.6, 1.4)  # brightness
+    mean = out.mean()
+    out = (out - mean) * rng.uniform(0.6, 1.4) + mean  # contrast
+    grey = out.mean(axis=2, keepdims=True)
+    out = (out - grey) * rng.uniform(0.6, 1.4) + grey  # saturation
+    if rng.random() < 0.2:
+        out = np.repeat(out.mean(axis=2, keepdims=True), 3, axis=2)
+    out = np.clip(out, 0, 255).astype(np.uint8)
+    if rng.random() < 0.5:
+        out = cv2.GaussianBlur(out, (0, 0), sigmaX=float(rng.uniform(0.1, 2.0)))
+    return out

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from pixelnoise.data.transforms import random_scale_flip_crop, to_tensor
+from pixelnoise.data.transforms import photometric_jitter, random_scale_flip_crop, to_tensor
 from pixelnoise.data.voc import VocDataset
 from pixelnoise.device import resolve_device
 from pixelnoise.models.checkpoints import classifier_meta, save_checkpoint
@@ -46,6 +46,8 @@ class ImageLabelDataset(Dataset):
             scale_range=tuple(self.cfg["scale_range"]),
             crop_size=self.cfg["crop_size"],
         )
+        if self.cfg["photometric"]:
+            image = photometric_jitter(rng, image)
         return to_tensor(image), self.targets[index]
 
 

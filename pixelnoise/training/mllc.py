@@ -27,14 +27,13 @@ import copy
 from collections.abc import Callable
 from functools import cache
 
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import Dataset
 
-from pixelnoise.data.transforms import random_scale_flip_crop, to_tensor
+from pixelnoise.data.transforms import photometric_jitter, random_scale_flip_crop, to_tensor
 from pixelnoise.device import resolve_device
 from pixelnoise.losses import void_cross_entropy
 from pixelnoise.metrics import VOID
@@ -51,24 +50,6 @@ from pixelnoise.models.checkpoints import save_checkpoint, segmentation_meta
 from pixelnoise.models.deeplab import upsampled
 from pixelnoise.training.loop import amp_dtype, fit, seed_everything
 from pixelnoise.training.segmentation import segmentation_network
-
-
-def strong_photometric(rng: np.random.Generator, image: np.ndarray) -> np.ndarray:
-    """Colour jitter (brightness, contrast, saturation), greyscale (p = 0.2) and Gaussian blur
-    (p = 0.5) of an H x W x 3 uint8 image; the geometry is untouched, so the teacher's weak view
-    and this strong view stay pixel-aligned."""
-    out = image.astype(np.float32)
-    out = out * rng.uniform(0.6, 1.4)  # brightness
-    mean = out.mean()
-    out = (out - mean) * rng.uniform(0.6, 1.4) + mean  # contrast
-    grey = out.mean(axis=2, keepdims=True)
-    out = (out - grey) * rng.uniform(0.6, 1.4) + grey  # saturation
-    if rng.random() < 0.2:
-        out = np.repeat(out.mean(axis=2, keepdims=True), 3, axis=2)
-    out = np.clip(out, 0, 255).astype(np.uint8)
-    if rng.random() < 0.5:
-        out = cv2.GaussianBlur(out, (0, 0), sigmaX=float(rng.uniform(0.1, 2.0)))
-    return out
 
 
 class SemiSupervisedPairs(Dataset):
@@ -113,7 +94,7 @@ class SemiSupervisedPairs(Dataset):
         extra = self.read_extra(image_id) if self.read_extra else np.full(image.shape[:2], VOID)
         # The weak view's crop; the void canvas tells the padding apart from the image.
         weak, extra = random_scale_flip_crop(rng, image, extra.astype(np.uint8), **crop)
-        strong = strong_photometric(rng, weak)
+        strong = photometric_jitter(rng, weak)
         allowed = np.zeros(self.num_classes, dtype=bool)
         allowed[self.allowed(image_id)] = True
         return (

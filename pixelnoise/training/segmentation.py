@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from pixelnoise.data.transforms import random_scale_flip_crop, to_tensor
+from pixelnoise.data.transforms import photometric_jitter, random_scale_flip_crop, to_tensor
 from pixelnoise.device import resolve_device
 from pixelnoise.errors import ConfigError
 from pixelnoise.losses import void_cross_entropy
@@ -52,6 +52,8 @@ class LabelledImages(Dataset):
             scale_range=tuple(self.cfg["scale_range"]),
             crop_size=self.cfg["crop_size"],
         )
+        if self.cfg["photometric"]:
+            image = photometric_jitter(rng, image)
         if labels.ndim == 3:
             labels = labels.transpose(2, 0, 1)
         return to_tensor(image), torch.from_numpy(np.ascontiguousarray(labels, dtype=np.int64))
