@@ -45,21 +45,17 @@ class KnnGraph:
                                 device=self.weights.device)  # fmt: skip
 
 
-def knn_affinity(
-    features: torch.Tensor, k: int, gamma: float = 1.0, search_dtype: torch.dtype | None = None
-) -> KnnGraph:
+def knn_affinity(features: torch.Tensor, k: int, gamma: float = 1.0) -> KnnGraph:
     """Eq. 4-5: ``A = D^-1/2 (Â + Â^T) D^-1/2``, where ``Â_ij = [cos(x_i, x_j)]_+^gamma`` for
     the ``k`` nearest neighbours ``j != i`` of ``i`` (by cosine) and 0 elsewhere. A node without
-    positive affinity keeps a zero row (no division by 0). ``search_dtype`` is the precision of
-    the ``n x n`` similarities (e.g. bfloat16 under mixed precision: 7x faster on a CPU, the
-    affinities within 0.4 %); by default ``features``'s."""
+    positive affinity keeps a zero row (no division by 0)."""
     n = features.shape[0]
     k = max(min(k, n - 1), 0)
-    unit = F.normalize(features, dim=1).to(search_dtype or features.dtype)
-    cosine = unit @ unit.T  # n x n (n ~ a few 1000): no n x k x d gather of the features
+    unit = F.normalize(features, dim=1)
+    cosine = unit @ unit.T  # n x n (n ~ a few 1000): the affinities need no n x k x d gather
     cosine.fill_diagonal_(-torch.inf)
     nearest = cosine.topk(k, dim=1)
-    neighbours, weights = nearest.indices, nearest.values.to(features.dtype).clamp_min(0) ** gamma
+    neighbours, weights = nearest.indices, nearest.values.clamp_min(0) ** gamma
     degree = weights.sum(1).index_add(0, neighbours.reshape(-1), weights.reshape(-1))
     scale = torch.where(degree > 0, degree.clamp_min(1e-12).rsqrt(), torch.zeros_like(degree))
     return KnnGraph(neighbours, weights, scale)

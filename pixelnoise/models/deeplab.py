@@ -16,11 +16,6 @@ from pixelnoise.errors import ConfigError
 from pixelnoise.models.backbones import build_backbone
 
 
-def upsampled(logits: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Strided logits resized to the input's ``size`` (bilinear, as the network outputs them)."""
-    return F.interpolate(logits, size=size, mode="bilinear", align_corners=False)
-
-
 class ASPP(nn.Module):
     """Atrous spatial pyramid pooling (DeepLab v3): parallel dilated 3x3 convs + image pooling."""
 
@@ -99,7 +94,8 @@ class SegmentationNet(nn.Module):
     def forward_with_features(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Logits at input size and the backbone features they came from (one pass)."""
         logits, features = self.strided_logits_with_features(images)
-        return upsampled(logits, images.shape[-2:]), features
+        logits = F.interpolate(logits, size=images.shape[-2:], mode="bilinear", align_corners=False)
+        return logits, features
 
     def strided_logits_with_features(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """Logits at the output stride (for callers that upsample them themselves) and the

@@ -63,14 +63,10 @@ def peak_memory_mb(device: torch.device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
-def amp_dtype(device: torch.device) -> torch.dtype:
-    """The mixed-precision type: float16 on CUDA, bfloat16 on CPU."""
-    return torch.float16 if device.type == "cuda" else torch.bfloat16
-
-
 def autocast(device: torch.device, enabled: bool):
-    """Mixed precision (:func:`amp_dtype`) when ``enabled``."""
-    return torch.autocast(device.type, dtype=amp_dtype(device), enabled=enabled)
+    """Mixed precision when ``enabled``: float16 on CUDA, bfloat16 on CPU."""
+    dtype = torch.float16 if device.type == "cuda" else torch.bfloat16
+    return torch.autocast(device.type, dtype=dtype, enabled=enabled)
 
 
 def flattened(losses: list[float], epochs: int, tolerance: float) -> bool:

@@ -47,8 +47,7 @@ from pixelnoise.mllc import (
     mix_by_confidence,
 )
 from pixelnoise.models.checkpoints import save_checkpoint, segmentation_meta
-from pixelnoise.models.deeplab import upsampled
-from pixelnoise.training.loop import amp_dtype, fit, seed_everything
+from pixelnoise.training.loop import fit, seed_everything
 from pixelnoise.training.segmentation import segmentation_network
 
 
@@ -132,12 +131,10 @@ class MllcNet(nn.Module):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.segmentation(images)
 
-    def strided(
-        self, images: torch.Tensor, embedded: slice = slice(None)
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Logits at the output stride and the embeddings of ``images[embedded]``."""
+    def strided(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits and embeddings at the output stride."""
         logits, features = self.segmentation.strided_logits_with_features(images)
-        return logits, self.embed(features[embedded])
+        return logits, self.embed(features)
 
 
 def cutmix(rng: np.random.Generator, size: int, count: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -163,11 +160,8 @@ def as_nodes(values: torch.Tensor) -> torch.Tensor:
     return values.permute(0, 2, 3, 1).reshape(-1, values.shape[1])
 
 
-def mllc_step(
-    model: MllcNet, cfg: dict, seed: int, graphs: bool, search_dtype: torch.dtype | None = None
-) -> Callable:
-    """The training step (see the module docstring); ``cfg``: the config's ``mllc`` section;
-    ``search_dtype``: the precision of the kNN search (:func:`knn_affinity`)."""
+def mllc_step(model: MllcNet, cfg: dict, seed: int, graphs: bool) -> Callable:
+    """The training step (see the module docstring); ``cfg``: the config's ``mllc`` section."""
     teacher = copy.deepcopy(model).eval()
     for p in teacher.parameters():
         p.requires_grad_(False)
@@ -186,50 +180,40 @@ def mllc_step(
     def step(_, batch, device):
         update_teacher()
         image_l, mask, weak, strong, allowed, extra = (t.to(device) for t in batch)
+        # Separate student passes over D_c and the strong views: batch norm normalises each on
+        # its own. One joint pass was 10-20 % faster on a CPU but cost about 3 val mIoU points
+        # on MSRC-21 (docs/benchmarks.md, "MLLC on MSRC-21").
+        loss = void_cross_entropy(model(image_l), mask)
+        loss = loss if loss is not None else image_l.new_zeros(())
         with torch.no_grad():
-            teacher_logits, _ = teacher.strided(weak, embedded=slice(0))
+            teacher_logits, _ = teacher.strided(weak)
             if cfg["use_image_labels"]:
                 teacher_logits = teacher_logits.masked_fill(~allowed[:, :, None, None], -torch.inf)
             teacher_probs = teacher_logits.float().softmax(1)
         partner, boxes = cutmix(rng, strong.shape[-1], strong.shape[0])
         partner, boxes = partner.to(device), boxes.to(device)
-        # One student pass over D_c, the strong views and (mllc_yi) the weak views: 10-20 %
-        # faster than a pass each on a CPU; batch norm sees them together, as in FixMatch.
-        views = [image_l, mix(strong, partner, boxes)]
-        with_extra = bool((extra != VOID).any())  # mllc_yi: pseudo labels of D_n's weak views
-        views += [weak] if with_extra else []
-        count = len(image_l)
-        logits, embeddings = model.strided(torch.cat(views), embedded=slice(count, 2 * count))
-        logits = logits.split(count)
-        size = image_l.shape[-2:]
-        loss = void_cross_entropy(upsampled(logits[0], size), mask)
-        loss = loss if loss is not None else image_l.new_zeros(())
-        if with_extra:
-            extra_loss = void_cross_entropy(upsampled(logits[2], size), extra)
-            loss = loss + (extra_loss if extra_loss is not None else 0.0)
+        student_logits, embeddings = model.strided(mix(strong, partner, boxes))
         teacher_probs = mix(teacher_probs, partner, boxes)
         x_c, x_s = as_nodes(teacher_probs), as_nodes(embeddings.float())
-        student_log_probs = as_nodes(logits[1].float()).log_softmax(1)
+        student_log_probs = as_nodes(student_logits.float()).log_softmax(1)
         unsup = teacher_probs.new_zeros(())
         if graphs:
             with torch.autocast(torch.device(device).type, enabled=False):  # float32 sums
-                unsup, corrected = dual_graph_losses(model, prototypes, x_c, x_s, cfg, search_dtype)
+                unsup, corrected = dual_graph_losses(model, prototypes, x_c, x_s, cfg)
         else:
             corrected = x_c.argmax(1)
         unsup = unsup + dynamic_weighted_cross_entropy(student_log_probs, corrected)
-        return loss + cfg["unsupervised_weight"] * unsup, None, None
+        loss = loss + cfg["unsupervised_weight"] * unsup
+        if bool((extra != VOID).any()):  # mllc_yi: the pseudo labels of D_n on the weak view
+            loss = loss + void_cross_entropy(model(weak), extra)
+        return loss, None, None
 
     step.teacher, step.prototypes = teacher, prototypes  # for inspection
     return step
 
 
 def dual_graph_losses(
-    model: MllcNet,
-    prototypes: Prototypes,
-    x_c: torch.Tensor,
-    x_s: torch.Tensor,
-    cfg: dict,
-    search_dtype: torch.dtype | None = None,
+    model: MllcNet, prototypes: Prototypes, x_c: torch.Tensor, x_s: torch.Tensor, cfg: dict
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Alg. 1's K rounds over the batch's unlabelled pixels: the rounds' losses (contrastive on
     ``X_S``, weighted CE on ``X_C``) and the corrected labels ``Ŷ = argmax sum_k X_C^k``."""
@@ -237,7 +221,7 @@ def dual_graph_losses(
     confident = x_c.max(1).values >= thresholds[x_c.argmax(1)]
     rounds_c, rounds_s = [], []
     for f_c, f_s in zip(model.class_rounds, model.sample_rounds, strict=True):
-        adjacency = knn_affinity(x_s.detach(), cfg["knn"], search_dtype=search_dtype)
+        adjacency = knn_affinity(x_s.detach(), cfg["knn"])
         propagated = f_c(torch.cat([x_c, adjacency @ x_c], 1)).softmax(1)
         x_c = mix_by_confidence(propagated, x_c, confident, cfg["alpha"])
         x_s = f_s(torch.cat([x_s, class_graph_product(x_c.detach(), x_s)], 1))
@@ -292,13 +276,7 @@ def train_mllc(
         model,
         data,
         backbone=model.backbone,
-        step=mllc_step(
-            model,
-            {**settings, "use_image_labels": image_labels},
-            seed,
-            graphs,
-            search_dtype=amp_dtype(dev) if cfg["amp"] else None,  # neighbours in mixed precision
-        ),
+        step=mllc_step(model, {**settings, "use_image_labels": image_labels}, seed, graphs),
         cfg=cfg,
         seed=seed,
         device=dev,
