@@ -44,6 +44,21 @@ def test_component_timings_script_reports_every_component(repo, tmp_path):
     assert re.search(r"^peak RSS: \d+ MB$", out, re.MULTILINE)
 
 
+def test_mllc_step_script_times_every_part(repo):
+    command = [
+        sys.executable, str(repo / "benchmarks/mllc_step.py"),
+        "--configfile", str(repo / "tests/configs/tiny.yaml"),
+        "--classes", "3", "--steps", "1", "--threads", "1",
+    ]  # fmt: skip
+    out = subprocess.run(command, capture_output=True, text=True, check=True, cwd=repo).stdout
+    rows = dict(re.findall(r"^\| ([^|]+) \| ([0-9.]+) \| [0-9.]+ \|$", out, re.MULTILINE))
+    names = ["train_segmentation step", "mllc_st step", "mllc step", "dual graphs, "]
+    names += ["  kNN graph", "  class-level product", "  contrastive terms"]
+    for name in names:
+        assert any(row.startswith(name) and float(ms) > 0 for row, ms in rows.items()), out
+    assert re.search(r"^peak RSS: \d+ MB$", out, re.MULTILINE)
+
+
 @pytest.mark.slow
 def test_segmentation_training_script_compares_settings(repo, finished_run, tmp_path):
     out_csv = tmp_path / "compare.csv"

@@ -1,0 +1,135 @@
+"""Where an MLLC training step's time goes, against train_segmentation's step.
+
+Times, on random crops with a config's ``segment.network`` and ``mllc`` settings (batch size,
+crop, backbone, bfloat16, channels-last), the median milliseconds of one optimisation step
+(forward, backward, optimiser) of:
+
+- train_segmentation (cross-entropy on one batch), the reference;
+- ``mllc_st`` (D_c batch, teacher pass on the weak views, student pass on the strong views);
+- ``mllc`` (the same plus the dual graphs);
+- the dual graphs alone (forward and backward on one batch's nodes), and their parts.
+
+    .venv/bin/python benchmarks/mllc_step.py --configfile config/msrc21.yaml --classes 21 \
+        --steps 15 --threads 2
+
+A step of ``mllc_st`` costs about two supervised steps plus a teacher forward pass (the student
+trains on a D_c batch and a D_n batch); the graphs add the rest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import resource
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+from snakemake.utils import update_config
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def load_config(configfiles: list[str]) -> dict:
+    config: dict = {}
+    for path in [REPO / "config/config.yaml", *configfiles]:
+        update_config(config, yaml.safe_load(Path(path).read_text()))
+    return config
+
+
+def median_ms(run: Callable[[], None], steps: int) -> float:
+    run()  # warm-up: allocations, kernels
+    times = []
+    for _ in range(steps):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return 1000 * float(np.median(times))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--configfile", action="append", default=[])
+    parser.add_argument("--classes", type=int, default=21)
+    parser.add_argument("--steps", type=int, default=15)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+
+    from pixelnoise import mllc as graph
+    from pixelnoise.losses import void_cross_entropy
+    from pixelnoise.training.loop import autocast, build_optimizer
+    from pixelnoise.training.mllc import MllcNet, dual_graph_losses, mllc_step
+    from pixelnoise.training.segmentation import segmentation_network
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    config = load_config(args.configfile)
+    net, settings = config["segment"]["network"], config["mllc"]
+    classes, batch, crop = args.classes, net["batch_size"], net["crop_size"]
+    names = [f"class{c}" for c in range(classes)]
+    model = MllcNet(segmentation_network(net, names, None), classes, settings["embed_dim"],
+                    settings["rounds"])  # fmt: skip
+    if net["channels_last"]:
+        model.to(memory_format=torch.channels_last)
+    optimizer = build_optimizer(model.parameters(), net["optimizer"], 1e-5, 0.0)
+    device = torch.device("cpu")
+    images = [torch.rand(batch, 3, crop, crop) for _ in range(3)]
+    masks = torch.randint(0, classes, (batch, crop, crop))
+    allowed, no_extra = torch.ones(batch, classes, dtype=torch.bool), torch.full_like(masks, 255)
+    mllc_batch = (images[0], masks, images[1], images[2], allowed, no_extra)
+
+    def optimise(loss_of: Callable[[], torch.Tensor]) -> Callable[[], None]:
+        def run() -> None:
+            optimizer.zero_grad(set_to_none=True)
+            with autocast(device, net["amp"]):
+                loss = loss_of()
+            loss.backward()
+            optimizer.step()
+
+        return run
+
+    supervised = optimise(lambda: void_cross_entropy(model(images[0]), masks))
+    rows = [("train_segmentation step", supervised)]
+    for name, graphs in (("mllc_st", False), ("mllc", True)):
+        step = mllc_step(model, {**settings, "use_image_labels": False}, 0, graphs)
+        rows.append((f"{name} step", optimise(lambda s=step: s(model, mllc_batch, device)[0])))
+
+    # The dual graphs on one batch's nodes: every pixel of the strong views at the head's stride.
+    stride = net["output_stride"]
+    nodes = batch * math.ceil(crop / stride) ** 2
+    x_s = torch.randn(nodes, settings["embed_dim"], requires_grad=True)
+    x_c = torch.randn(nodes, classes).mul(3).softmax(1).requires_grad_()
+    prototypes = graph.Prototypes(classes, settings["embed_dim"], settings["prototype_momentum"])
+    labels = x_c.argmax(1).detach()
+    prototypes.update(x_s.detach(), labels)
+
+    def backward(make: Callable[[], torch.Tensor]) -> Callable[[], None]:
+        return lambda: make().sum().backward()
+
+    rows += [
+        (f"dual graphs, {nodes} nodes", backward(
+            lambda: dual_graph_losses(model, prototypes, x_c.detach(), x_s, settings)[0])),
+        ("  kNN graph (one round)", backward(
+            lambda: graph.knn_affinity(x_s.detach(), settings["knn"]) @ x_c)),
+        ("  class-level product (one round)", backward(
+            lambda: graph.class_graph_product(x_c.detach(), x_s))),
+        ("  contrastive terms (one round)", backward(
+            lambda: graph.contrastive_loss(x_s, labels, prototypes, settings["pair_weight"],
+                                           settings["temperature"]))),
+    ]  # fmt: skip
+    print(f"batch {batch}, crop {crop}, {net['backbone']}, amp {net['amp']}, "
+          f"{args.threads} threads, median of {args.steps}")  # fmt: skip
+    print("| step | ms | × train_segmentation |\n|---|---:|---:|")
+    reference = None
+    for name, run in rows:
+        ms = median_ms(run, args.steps)
+        reference = reference or ms
+        print(f"| {name} | {ms:.1f} | {ms / reference:.2f} |")
+    print(f"peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024} MB")
+
+
+if __name__ == "__main__":
+    main()
