@@ -26,13 +26,11 @@ import argparse
 import resource
 import statistics
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
-from snakemake.utils import update_config
 
+from pixelnoise.config import load_config
 from pixelnoise.crf import dense_crf
 from pixelnoise.data.voc import VocDataset
 from pixelnoise.gnn import GraphInput, correct_graphs
@@ -48,15 +46,7 @@ from pixelnoise.models.deeplab import SegmentationNet
 from pixelnoise.partial_labels import partial_labels
 from pixelnoise.wsgcn import Terms, WsgcnObjective, laplacian_pairs
 
-REPO = Path(__file__).resolve().parents[1]
 GNN_VARIANTS = (("gat", "dgl"), ("gat", "torch"), ("gcn", "dgl"), ("gcn", "torch"))
-
-
-def load_config(configfiles: list[str]) -> dict:
-    config: dict = {}
-    for path in [REPO / "config/config.yaml", *configfiles]:
-        update_config(config, yaml.safe_load(Path(path).read_text()))
-    return config
 
 
 def timed(fn, *args, **kwargs):

@@ -23,21 +23,11 @@ import math
 import resource
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
-from snakemake.utils import update_config
 
-REPO = Path(__file__).resolve().parents[1]
-
-
-def load_config(configfiles: list[str]) -> dict:
-    config: dict = {}
-    for path in [REPO / "config/config.yaml", *configfiles]:
-        update_config(config, yaml.safe_load(Path(path).read_text()))
-    return config
+from pixelnoise.config import load_config
 
 
 def median_ms(run: Callable[[], None], steps: int) -> float:

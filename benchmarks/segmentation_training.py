@@ -26,16 +26,8 @@ from pathlib import Path
 
 import pandas as pd
 import yaml
-from snakemake.utils import update_config
 
-REPO = Path(__file__).resolve().parents[1]
-
-
-def load_config(configfiles: list[str]) -> dict:
-    config: dict = {}
-    for path in [REPO / "config/config.yaml", *configfiles]:
-        update_config(config, yaml.safe_load(Path(path).read_text()))
-    return config
+from pixelnoise.config import load_config
 
 
 def parse_setting(text: str) -> tuple[str, dict]:

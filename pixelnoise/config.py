@@ -86,3 +86,30 @@ def unknown_key(config: dict, properties: dict | None = None, prefix: str = "") 
             if found:
                 return found
     return None
+
+
+CONFIG_PATH = Path(__file__).resolve().parents[1] / "config/config.yaml"
+
+
+def merge_into(config: dict, overlay: dict) -> dict:
+    """Merge ``overlay`` into ``config`` key by key, as Snakemake merges ``--configfile``s:
+    nested mappings are merged, any other value replaces the one before.
+
+    >>> merge_into({"a": {"b": 1, "c": 2}, "d": [1]}, {"a": {"c": 3}, "d": [2]})
+    {'a': {'b': 1, 'c': 3}, 'd': [2]}
+    """
+    for key, value in overlay.items():
+        if isinstance(value, dict) and isinstance(config.get(key), dict):
+            merge_into(config[key], value)
+        else:
+            config[key] = value
+    return config
+
+
+def load_config(overlays: list[str | Path] = ()) -> dict:
+    """config/config.yaml with each overlay file merged over it in order (for scripts that run
+    stages outside the workflow, e.g. the benchmarks)."""
+    config: dict = {}
+    for path in [CONFIG_PATH, *overlays]:
+        merge_into(config, yaml.safe_load(Path(path).read_text()) or {})
+    return config
