@@ -5,18 +5,18 @@ import sys
 
 import pytest
 import yaml
-from conftest import REPO, SCHEMA, merged_config
+from conftest import REPO, SCHEMA
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from pixelnoise.config import SCHEMA_PATH, schema_defaults
+from pixelnoise.config import SCHEMA_PATH, load_config, schema_defaults
 
 
 @pytest.mark.parametrize(
     "extra", [[], ["config/msrc21.yaml"], ["config/voc12.yaml"], ["tests/configs/tiny.yaml"]]
 )
 def test_shipped_configs_validate(extra):
-    config = merged_config(*(REPO / p for p in extra))
+    config = load_config([REPO / p for p in extra])
     validate(config, str(SCHEMA))
 
 
@@ -97,7 +97,7 @@ def test_config_module_does_not_import_torch():
     ],
 )
 def test_bad_key_or_value_fails_naming_it(section, key, value, named):
-    config = merged_config()
+    config = load_config()
     (config[section] if section else config)[key] = value
     with pytest.raises(WorkflowError) as error:
         validate(config, str(SCHEMA))
@@ -105,7 +105,7 @@ def test_bad_key_or_value_fails_naming_it(section, key, value, named):
 
 
 def test_strong_set_takes_exactly_one_rule():
-    config = merged_config()
+    config = load_config()
     config["split"]["strong"] = {"count": 3, "fraction": 0.1}
     with pytest.raises(WorkflowError):
         validate(config, str(SCHEMA))

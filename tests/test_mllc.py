@@ -47,10 +47,10 @@ def test_knn_graph_product_and_its_gradient_match_the_dense_matrix():
     dense = graph.to_dense()
     values = torch.randn(30, 5, generator=generator(4), requires_grad=True)
     (graph @ values).pow(2).sum().backward()
-    sparse_grad, values.grad = values.grad, None
+    graph_grad, values.grad = values.grad, None
     (dense @ values).pow(2).sum().backward()
     torch.testing.assert_close(graph @ values, dense @ values)
-    torch.testing.assert_close(sparse_grad, values.grad)
+    torch.testing.assert_close(graph_grad, values.grad)
     torch.testing.assert_close(dense, dense.T)
     assert (dense.count_nonzero(1) >= 4).all()
 

@@ -5,8 +5,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO, merged_config
+from conftest import REPO
 
+from pixelnoise.config import load_config
 from pixelnoise.errors import ConfigError, PixelnoiseError
 from pixelnoise.graphs import SuperpixelGraph, build_graph, segment_means
 from pixelnoise.node_features import node_features
@@ -85,7 +86,7 @@ def test_a_correction_run_reads_the_chosen_features(finished_run, tmp_path, monk
     """The default reproduces the run's own corrected labels; adding kinds changes them."""
     from pixelnoise.stages.correct_labels import correct_labels
 
-    config = merged_config(REPO / "tests/configs/tiny.yaml")
+    config = load_config([REPO / "tests/configs/tiny.yaml"])
     monkeypatch.chdir(finished_run)
     results = Path("results")
     artifacts = {
