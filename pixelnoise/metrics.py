@@ -72,6 +72,27 @@ class ConfusionMatrix:
         """Fraction of non-void ground-truth pixels that received a label."""
         return self.labelled / self.valid if self.valid else float("nan")
 
+    def errors(self, background: int) -> dict[str, float]:
+        """Where the wrong labels are, as fractions of the labelled pixels (they sum to
+        1 - precision): ``missed_fg``, an object labelled background (a partial CAM);
+        ``false_fg``, background labelled an object (a CAM spilling over); ``wrong_class``, an
+        object labelled as another.
+
+        >>> m = ConfusionMatrix(3)
+        >>> m.update(np.array([0, 0, 1, 2, 2]), np.array([0, 1, 0, 1, 2]))
+        >>> m.errors(background=0)
+        {'missed_fg': 0.2, 'false_fg': 0.2, 'wrong_class': 0.2}
+        """
+        objects = np.arange(self.num_classes) != background
+        wrong = self.matrix * (1 - np.eye(self.num_classes, dtype=np.int64))
+        counts = {
+            "missed_fg": wrong[objects, background].sum(),
+            "false_fg": wrong[background, objects].sum(),
+            "wrong_class": wrong[np.ix_(objects, objects)].sum(),
+        }
+        return {key: float(n / self.labelled) if self.labelled else float("nan")
+                for key, n in counts.items()}  # fmt: skip
+
     def summary(self, class_names: list[str] | None = None) -> dict:
         """mIoU, precision, coverage and one ``iou_<class>`` entry per class (percent)."""
         names = class_names or [str(i) for i in range(self.num_classes)]

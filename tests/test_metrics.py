@@ -59,3 +59,19 @@ def test_summary_names_classes_in_percent():
     row = m.summary(["sky", "cow"])
     assert row["iou_sky"] == pytest.approx(50.0) and row["iou_cow"] == pytest.approx(50.0)
     assert set(row) == {"miou", "precision", "coverage", "iou_sky", "iou_cow"}
+
+
+def test_errors_split_one_minus_precision_by_kind():
+    # background 0; objects 1, 2. Pixels: right, missed object, false object, wrong class,
+    # two right, and one unlabelled (void prediction: not an error, only less coverage)
+    truth = np.array([0, 1, 0, 1, 2, 1, 2])
+    pred = np.array([0, 0, 2, 2, 2, 1, VOID])
+    m = ConfusionMatrix(3)
+    m.update(pred, truth)
+    errors = m.errors(background=0)
+    assert errors == pytest.approx({"missed_fg": 1 / 6, "false_fg": 1 / 6, "wrong_class": 1 / 6})
+    assert sum(errors.values()) == pytest.approx(1 - m.precision())
+    # with 2 as the background, truths 0 and 1 labelled 2 are missed objects, 1 as 0 a wrong class
+    assert m.errors(background=2) == pytest.approx(
+        {"missed_fg": 2 / 6, "false_fg": 0.0, "wrong_class": 1 / 6}
+    )

@@ -34,6 +34,12 @@ def test_run_writes_report_and_metrics(finished_run):
     assert table.loc["detect_gat_crf", "coverage"] == pytest.approx(1.0)
     assert table.loc["detect", "coverage"] < 1.0
     assert table.loc["detect", "precision"] >= table.loc["cam", "precision"]
+    # the wrong labels split by kind: missed objects, false objects, wrong classes
+    errors = table[["missed_fg", "false_fg", "wrong_class"]]
+    assert (errors >= 0).all().all()
+    assert (errors.sum(axis=1) + table["precision"]).to_numpy() == pytest.approx(1.0, abs=2e-4)
+    # detection removes CAM labels that spill over onto the background
+    assert table.loc["detect", "false_fg"] < table.loc["cam", "false_fg"]
     assert table["reads_weak_masks"].tolist() == [False] * 6 + [True]
     sweep = pd.read_csv(results / "metrics/cam_tau_sweep.csv")
     assert sweep["tau_bg"].tolist() == [0.05, 0.2]

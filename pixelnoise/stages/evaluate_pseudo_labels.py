@@ -16,8 +16,8 @@ def evaluate_methods(
     *, label_dirs: dict[str, list[str]], manifest_path: str, dataset_cfg: dict, out: str
 ) -> pd.DataFrame:
     """Score every method's PNG pseudo labels (``label_dirs``: method -> shard directories),
-    reading each weak mask once; count images that fell back to CAM labels. One row per
-    method, in the order given, to ``out``."""
+    reading each weak mask once; where the errors are (with a background class); count images
+    that fell back to CAM labels. One row per method, in the order given, to ``out``."""
     run = RunData.load(dataset_cfg, manifest_path)
     ids = run.ids("weak")
     predictors = {}
@@ -29,6 +29,7 @@ def evaluate_methods(
         predictors[method] = lambda image_id, files=files: load_label_png(files[image_id])
     matrices, scored = score_label_maps(run.dataset, ids, predictors, "pseudo labels")
     names = list(run.dataset.classes.names)
+    background = run.background
     rows = []
     for method, dirs in label_dirs.items():
         summaries = [pd.read_csv(Path(d) / "summary.csv") for d in dirs]
@@ -38,6 +39,8 @@ def evaluate_methods(
                 "images": len(scored),  # weak images with a mask: the ones scored
                 "images_without_mask": len(ids) - len(scored),
                 **matrices[method].summary(names),
+                # without a background class every error is a wrong class: 1 - precision
+                **(matrices[method].errors(background) if background is not None else {}),
                 "cam_fallbacks": int(sum(s["fallback"].sum() for s in summaries)),
                 "reads_weak_masks": REGISTRY.reads_weak_masks(method, LABEL_MAPS),
             }
