@@ -80,3 +80,28 @@ def test_segmentation_training_script_compares_settings(repo, finished_run, tmp_
     assert "| warm" in printed and "miou_std" in printed
     again = subprocess.run(command, capture_output=True, text=True, check=True, cwd=repo)
     assert "{'setting'" not in again.stdout  # finished rows are not trained again
+
+
+@pytest.mark.slow
+def test_pseudo_label_anatomy_accounts_for_every_weak_pixel(repo, finished_run):
+    command = [
+        sys.executable, str(repo / "benchmarks/pseudo_label_anatomy.py"),
+        "--run", str(finished_run), "--configfile", str(repo / "tests/configs/tiny.yaml"),
+        "--methods", "detect_gat_crf",
+    ]  # fmt: skip
+    out = subprocess.run(command, capture_output=True, text=True, check=True, cwd=repo).stdout
+    kinds = re.findall(r"^\| ([a-z ]+) \| (\d+) \| ([0-9.]+) \| ([0-9.]+) \|$", out, re.MULTILINE)
+    assert [k[0] for k in kinds] == [
+        "right object", "missed object", "false object", "right background"
+    ]  # fmt: skip
+    # The pixel counts agree with the evaluation's error split of the CAM labels: the four
+    # kinds are every non-void weak pixel but the wrong classes.
+    cam = pd.read_csv(finished_run / "results/metrics/pseudo_labels.csv").set_index("method")
+    cam = cam.loc["cam"]
+    counts = {kind: int(n) for kind, n, _, _ in kinds}
+    pixels = sum(counts.values()) / (1 - cam["wrong_class"])
+    assert counts["missed object"] / pixels == pytest.approx(cam["missed_fg"], abs=2e-4)
+    assert counts["false object"] / pixels == pytest.approx(cam["false_fg"], abs=2e-4)
+    fills = dict(re.findall(r"^\| (cam|detect_gat_crf) \| ([0-9.]+) \|$", out, re.MULTILINE))
+    assert set(fills) == {"cam", "detect_gat_crf"}
+    assert all(0.0 <= float(v) <= 1.0 for v in fills.values())
