@@ -68,6 +68,8 @@ def main() -> None:
             counts[0] += int((undetected & (predicted == truth)).sum())
             counts[1] += int(undetected.sum())
 
+    if not kinds["right background"]:
+        raise SystemExit("no weak image of the run has a mask: nothing to analyse")
     print(f"θ = {theta:.3f}\n| CAM label | pixels | median loss | above θ |\n|---|---:|---:|---:|")
     for kind, parts in kinds.items():
         values = np.concatenate(parts)
