@@ -15,10 +15,10 @@ configfile: os.path.join(workflow.basedir, "config/config.yaml")
 report: "workflow/report/workflow.rst"
 
 
-# A mistyped key first, on one line with the closest valid key, then the full schema check.
-from pixelnoise.config import unknown_key
+# A mistyped key or a conflict in split.strong first, on one line, then the full schema check.
+from pixelnoise.config import strong_split_conflict, unknown_key
 
-if (problem := unknown_key(config)) is not None:
+if (problem := unknown_key(config) or strong_split_conflict(config)) is not None:
     raise ValueError(problem)
 validate(config, os.path.join(workflow.basedir, "workflow/schemas/config.schema.yaml"))
 

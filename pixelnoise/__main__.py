@@ -34,9 +34,11 @@ def _manifest(args: argparse.Namespace) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> None:
+    from pixelnoise.atomic import check_outside_runs
     from pixelnoise.config import schema_defaults
     from pixelnoise.evaluation import evaluate_checkpoint
 
+    check_outside_runs(args.out)  # the workflow's own evaluations write there, not this command
     row = evaluate_checkpoint(
         checkpoint=args.checkpoint,
         data_root=args.data_root,

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import zarr
 
+from pixelnoise.atomic import file_in
 from pixelnoise.errors import PixelnoiseError
 
 
@@ -22,10 +23,12 @@ class ArrayWriter:
     """Write arrays into a new Zarr group (give it a temporary path: see ``pixelnoise.atomic``)."""
 
     def __init__(self, path: str | os.PathLike, attrs: dict):
+        self.path = Path(path)
         self.group = zarr.open_group(store=str(path), mode="w")
         self.group.attrs.update(attrs)
 
     def write(self, image_id: str, values: np.ndarray, **attrs) -> None:
+        file_in(self.path, image_id)  # an id is an array's name, never a path
         # One chunk per channel plane: readers always want whole images.
         chunks = (1,) * (values.ndim - 2) + tuple(min(n, 512) for n in values.shape[-2:])
         array = self.group.create_array(

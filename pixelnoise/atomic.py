@@ -33,6 +33,10 @@ class ForeignOutputError(PixelnoiseError):
     """An output folder exists and holds files this program did not write."""
 
 
+class OutsideOutputError(PixelnoiseError):
+    """A file name would place a file outside the output folder it belongs to."""
+
+
 class OutputWriteError(PixelnoiseError):
     """Writing an output failed for lack of space or permission: the message names the output."""
 
@@ -93,6 +97,27 @@ def atomic_path(target: str | os.PathLike, *, directory: bool = False) -> Iterat
         raise
 
 
+def file_in(folder: str | os.PathLike, name: str) -> Path:
+    """``folder / name``, refused (OutsideOutputError) unless it lies inside ``folder``: a name
+    taken from the data (an image id) must never write elsewhere, even if a reader let a
+    hostile one through (defence in depth: ids are checked where they are read).
+
+    >>> file_in("out", "a.png").as_posix()
+    'out/a.png'
+    >>> try:
+    ...     file_in("out", "../b.png")
+    ... except OutsideOutputError as error:
+    ...     print(error)
+    refusing to write out/../b.png: the name '../b.png' leads outside the output folder out
+    """
+    path = Path(folder) / name
+    if path.resolve().parent != Path(folder).resolve():  # also refuses subfolders and links
+        raise OutsideOutputError(
+            f"refusing to write {path}: the name {name!r} leads outside the output folder {folder}"
+        )
+    return path
+
+
 def check_replaceable(target: str | os.PathLike) -> None:
     """Raise ForeignOutputError unless ``target`` is absent, an empty folder, or a folder this
     program wrote (it holds :data:`MARKER`)."""
@@ -104,6 +129,22 @@ def check_replaceable(target: str | os.PathLike) -> None:
             f"refusing to replace {target}: it holds files that pixelnoise did not write (no "
             f"{MARKER} marker). Choose an empty or new output folder, or move its contents away."
         )
+
+
+def check_outside_runs(target: str | os.PathLike) -> None:
+    """Raise ForeignOutputError if ``target`` lies inside a folder the workflow tracks: a run's
+    ``results/`` (next to Snakemake's ``.snakemake``) or any folder this program wrote. Such a
+    folder may carry the marker and so be replaceable, but replacing it by hand would leave
+    the workflow with an output that Snakemake still takes for finished."""
+    target = Path(target).absolute()
+    for folder in target.parents:
+        run = folder.name == "results" and (folder.parent / ".snakemake").is_dir()
+        if run or (folder / MARKER).is_file():
+            raise ForeignOutputError(
+                f"refusing to write {target}: it lies inside "
+                f"{'the run folder' if run else 'the workflow output'} {folder}, which the "
+                f"workflow tracks; choose an output folder outside it"
+            )
 
 
 def _replace_directory(tmp: Path, target: Path) -> None:

@@ -88,6 +88,32 @@ def unknown_key(config: dict, properties: dict | None = None, prefix: str = "") 
     return None
 
 
+def strong_split_conflict(config: dict) -> str | None:
+    """One line when ``split.strong`` sets more than one of count, fraction and list (config
+    files are merged key by key, so a list over the default count keeps both), or None.
+    (The schema's oneOf check would print every branch of the schema.)
+
+    >>> print(strong_split_conflict({"split": {"strong": {"count": 16, "list": "d_c.txt"}}}))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    split.strong sets both count and list: set exactly one and the others to null,
+    e.g. `split: {strong: {count: null, fraction: null, list: d_c.txt}}`
+    >>> strong_split_conflict({"split": {"strong": {"count": None, "list": "d_c.txt"}}}) is None
+    True
+    """
+    strong = (config.get("split") or {}).get("strong")
+    if not isinstance(strong, dict):
+        return None
+    given = [key for key in ("count", "fraction", "list") if strong.get(key) is not None]
+    if len(given) < 2:
+        return None
+    keep = given[-1]
+    nulls = ", ".join(f"{key}: null" for key in ("count", "fraction", "list") if key != keep)
+    return (
+        f"split.strong sets both {' and '.join(given)}: set exactly one and the others to "
+        f"null, e.g. `split: {{strong: {{{nulls}, {keep}: {strong[keep]}}}}}`"
+    )
+
+
 CONFIG_PATH = Path(__file__).resolve().parents[1] / "config/config.yaml"
 
 

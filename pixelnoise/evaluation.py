@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
-from pixelnoise.atomic import atomic_path, check_replaceable
+from pixelnoise.atomic import atomic_path, check_replaceable, file_in
 from pixelnoise.data.palette import save_label_png
 from pixelnoise.data.voc import VocDataset
 from pixelnoise.device import resolve_device
@@ -78,7 +78,7 @@ def evaluate_checkpoint(
             if dataset.has_mask(image_id):  # without masks: predictions only, no score
                 matrix.update(labels, dataset.read_mask(image_id))
                 scored += 1
-            save_label_png(predictions / f"{image_id}.png", labels)
+            save_label_png(file_in(predictions, f"{image_id}.png"), labels)
         summary = matrix.summary(names)
         row = {
             "method": method or Path(checkpoint).stem,

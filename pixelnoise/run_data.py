@@ -13,7 +13,25 @@ from pixelnoise.arraystore import ArrayReader
 from pixelnoise.cam_labels import cam_label_map
 from pixelnoise.data.manifest import ids_with_role, read_manifest
 from pixelnoise.data.voc import VocDataset
+from pixelnoise.errors import PixelnoiseError
 from pixelnoise.shards import shard_ids
+
+
+def label_files(method: str, ids: list[str], label_dirs: list[str]) -> dict[str, Path]:
+    """The pseudo-label PNG of every image of ``ids`` in ``label_dirs`` (a method's shard
+    folders). A missing one means a folder was changed outside the workflow (Snakemake sees
+    the folder, not its files): the error says to delete it so that the next run rebuilds it."""
+    files = {p.stem: p for d in label_dirs for p in Path(d).glob("*.png")}
+    missing = [i for i in ids if i not in files]
+    if missing:
+        damaged = sorted({d for d in label_dirs if not Path(d, "summary.csv").is_file()}
+                         or label_dirs)  # fmt: skip
+        raise PixelnoiseError(
+            f"{method}: no pseudo labels for {missing[:5]} in {label_dirs}: the folder was "
+            f"changed outside the workflow; delete {' '.join(damaged)} and run snakemake "
+            f"again to rebuild it"
+        )
+    return files
 
 
 @dataclass

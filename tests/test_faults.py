@@ -4,16 +4,19 @@ tests/test_atomic.py for output folders and full disks, tests/test_manifest.py a
 tests/test_voc.py for dataset files, tests/test_config.py for config values,
 tests/test_shards_and_resume.py for SIGKILL and resume; docs/faults.md lists them all.)"""
 
+import hashlib
 import io
 import json
+import re
 
 import numpy as np
 import pandas as pd
 import pytest
-from PIL import Image
+from PIL import Image, ImageOps
 from workflow_runner import snakemake
 
 from pixelnoise.__main__ import main
+from pixelnoise.atomic import MARKER, OutsideOutputError
 from pixelnoise.data.manifest import build_manifest
 from pixelnoise.data.palette import save_label_png
 from pixelnoise.data.voc import VocDataset
@@ -216,3 +219,152 @@ def test_weak_images_without_masks_are_not_scored(tree):
     assert scored == ["t4"] and matrices["zeros"].valid == H * W
     matrices, scored = score_label_maps(dataset, ["t5"], predict)
     assert scored == [] and np.isnan(matrices["zeros"].miou())
+
+
+def snapshot(root, *skip) -> dict[str, str]:
+    """Every file under ``root`` (outside the folders ``skip``) with a hash of its bytes."""
+    return {
+        str(p): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and not any(p.is_relative_to(s) for s in skip)
+    }
+
+
+@pytest.fixture
+def checkpoint(tmp_path):
+    from pixelnoise.models.checkpoints import segmentation_meta
+    from pixelnoise.models.deeplab import SegmentationNet
+
+    path = tmp_path / "seg.pt"
+    net = {"backbone": "resnet_tiny", "output_stride": 8, "head": "aspp"}
+    save_checkpoint(path, SegmentationNet("resnet_tiny", 3),
+                    segmentation_meta(net, ["background", "cat", "dog"], 0))  # fmt: skip
+    return path
+
+
+@pytest.mark.parametrize("bad", ["../../escape_eval", "sub/t0", "..\\t0", "t0\x1b[2J"])
+def test_an_id_that_is_a_path_is_refused_naming_the_file_and_line(tree, bad):
+    (tree / "ImageSets/Segmentation/val.txt").write_text(f"v0\nv1\n\n{bad}\n")
+    message = rf"val\.txt, line 4: image id {re.escape(repr(bad))} is a path"
+    with pytest.raises(DatasetError, match=message):
+        build_manifest(VocDataset(tree), strong={"count": 2}, progress=False)
+
+
+def test_evaluate_never_writes_outside_out_for_a_hostile_id(tmp_path, tree, checkpoint, capsys):
+    """The id ../../escape_eval once wrote a prediction over a mask outside the dataset."""
+    outside = tmp_path / "SegmentationClass"
+    save_label_png(outside / "escape_eval.png", np.ones((H, W), np.uint8))
+    (tree / "ImageSets/Segmentation/val.txt").write_text("v0\n../../escape_eval\n")
+    before = snapshot(tmp_path)
+    code = main(["evaluate", "--checkpoint", str(checkpoint), "--data-root", str(tree),
+                 "--out", str(tmp_path / "eval" / "run")])  # fmt: skip
+    assert code == 2 and "val.txt, line 2: image id '../../escape_eval'" in capsys.readouterr().err
+    assert snapshot(tmp_path) == before
+
+
+def test_every_writer_refuses_a_name_that_leads_outside_its_folder(tmp_path, tree, checkpoint):
+    """Defence in depth: an id that got past the readers still cannot write elsewhere."""
+    from pixelnoise.arraystore import ArrayWriter
+    from pixelnoise.evaluation import evaluate_checkpoint
+
+    (tree / "x.jpg").write_bytes((tree / "JPEGImages/t0.jpg").read_bytes())  # JPEGImages/../x
+    before = snapshot(tmp_path)
+    with pytest.raises(OutsideOutputError, match=r"the name '\.\./x\.png' leads outside"):
+        evaluate_checkpoint(checkpoint=str(checkpoint), dataset=VocDataset(tree), ids=["../x"],
+                            out_dir=str(tmp_path / "eval"), device="cpu")  # fmt: skip
+    assert snapshot(tmp_path) == before and not (tmp_path / "eval").exists()
+    writer = ArrayWriter(tmp_path / "store.zarr", {})
+    with pytest.raises(OutsideOutputError, match="leads outside the output folder"):
+        writer.write("../escape", np.zeros((2, 4, 4)))
+    assert not (tmp_path / "escape").exists()
+
+
+def test_evaluate_out_inside_a_run_is_refused(tmp_path, tree, checkpoint, capsys, monkeypatch):
+    """A pipeline output carries the marker, so it looked replaceable: 20 pseudo labels went."""
+    workdir = tmp_path / "work"
+    (workdir / ".snakemake").mkdir(parents=True)
+    shard = workdir / "results/pseudo_labels/cam/shard0"
+    shard.mkdir(parents=True)
+    (shard / MARKER).write_text("written by pixelnoise")
+    for image_id in TRAIN:
+        save_label_png(shard / f"{image_id}.png", np.zeros((H, W), np.uint8))
+    before = snapshot(tmp_path)
+    monkeypatch.chdir(workdir)
+    for out in (str(shard), "results/new_folder"):
+        code = main(["evaluate", "--checkpoint", str(checkpoint), "--data-root", str(tree),
+                     "--out", out])  # fmt: skip
+        err = capsys.readouterr().err
+        assert code == 2 and "inside the run folder" in err and "choose an output folder" in err
+    assert snapshot(tmp_path) == before
+
+
+def test_a_damaged_pipeline_folder_says_how_to_recover(tmp_path):
+    from pixelnoise.run_data import label_files
+
+    shard = tmp_path / "results/pseudo_labels/cam/shard0"
+    (shard / "predictions").mkdir(parents=True)  # what `evaluate --out` left there
+    with pytest.raises(PixelnoiseError, match=rf"delete {re.escape(str(shard))} and run snakemake"):
+        label_files("cam", TRAIN, [str(shard)])
+
+
+def exif_jpeg(path, pixels, orientation):
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    Image.fromarray(pixels).save(path, quality=95, exif=exif)
+
+
+def test_an_exif_rotated_square_image_is_read_as_displayed(tree):
+    """Stored with orientation 6 (turn 90° clockwise to display), as phones store portraits;
+    its mask is drawn over the displayed image. Read as stored, the clean model trained on a
+    mask 90° off."""
+    stored = np.zeros((W, W, 3), np.uint8)
+    stored[: W // 2] = 255  # stored: top half white; displayed: right half white
+    exif_jpeg(tree / "JPEGImages/t0.jpg", stored, 6)
+    shown = VocDataset(tree).read_image("t0")
+    assert shown[:, W // 2 :].mean() > 200 and shown[:, : W // 2].mean() < 50
+    with Image.open(tree / "JPEGImages/t0.jpg") as img:  # what a viewer shows
+        viewer = np.asarray(ImageOps.exif_transpose(img).convert("RGB"), dtype=int)
+    assert np.abs(viewer - shown).max() <= 2
+
+
+def test_an_exif_rotated_image_and_its_displayed_mask_line_up(tree):
+    """Non-square: stored W x H with orientation 8; mask H x W as displayed (was: a size
+    mismatch error that never mentioned EXIF)."""
+    stored = np.random.default_rng(0).integers(0, 255, (W, H, 3), dtype=np.uint8)
+    exif_jpeg(tree / "JPEGImages/t0.jpg", stored, 8)
+    dataset = VocDataset(tree)
+    assert dataset.image_size("t0") == (H, W) == dataset.read_image("t0").shape[:2]
+    manifest = build_manifest(dataset, strong={"list": None, "count": 2}, progress=False)
+    assert manifest.set_index("image_id").loc["t0", ["height", "width"]].tolist() == [H, W]
+
+
+def test_an_exif_rotated_mask_is_read_as_displayed(tree):
+    mask = np.zeros((W, H), np.uint8)  # stored turned: orientation 6 displays it as H x W
+    mask[:4] = 1
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    path = tree / "SegmentationClass/t0.png"
+    image = Image.fromarray(mask, mode="P")
+    image.save(path, exif=exif)
+    shown = VocDataset(tree).read_mask("t0")
+    assert shown.shape == (H, W) and (shown[:, -4:] == 1).all() and (shown[:, :-4] == 0).all()
+
+
+def test_a_negative_seed_is_a_schema_error_naming_the_key(tmp_path):
+    seeds = tmp_path / "seeds.yaml"
+    for key, text in (("['seed']", "seed: -1\n"), ("['split']['seed']", "split: {seed: -3}\n")):
+        seeds.write_text(text)
+        result = snakemake(tmp_path, "--dry-run", configfiles=("tests/configs/tiny.yaml", seeds),
+                           check=False)  # fmt: skip
+        out = result.stdout + result.stderr
+        assert result.returncode != 0 and "is less than the minimum of 0" in out
+        assert f"On instance{key}" in out
+
+
+def test_a_strong_list_over_the_default_count_is_one_line(tmp_path):
+    result = snakemake(tmp_path, "--dry-run", "--config", "split={strong: {list: d_c.txt}}",
+                       check=False)  # fmt: skip
+    out = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "split.strong sets both count and list: set exactly one" in out
+    assert len(out.splitlines()) < 20  # was a 30-line oneOf dump

@@ -8,6 +8,7 @@ import numpy as np
 from PIL import Image
 
 from pixelnoise.atomic import atomic_path
+from pixelnoise.data.orientation import orientation, to_display
 
 
 def voc_palette() -> list[int]:
@@ -36,6 +37,7 @@ def save_label_png(path: str | os.PathLike, labels: np.ndarray) -> None:
 
 
 def load_label_png(path: str | os.PathLike) -> np.ndarray:
-    """Read a palette (or greyscale) PNG as an HxW uint8 array of class indices."""
+    """Read a palette (or greyscale) PNG as an HxW uint8 array of class indices, turned as its
+    EXIF orientation says (see pixelnoise.data.orientation)."""
     with Image.open(path) as image:
-        return np.array(image, dtype=np.uint8)
+        return to_display(np.array(image, dtype=np.uint8), orientation(image))

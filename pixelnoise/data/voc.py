@@ -35,6 +35,7 @@ import numpy as np
 import simplejpeg
 from PIL import Image
 
+from pixelnoise.data.orientation import displayed_size, orientation, to_display
 from pixelnoise.data.palette import load_label_png
 from pixelnoise.errors import ConfigError, DatasetError
 
@@ -48,6 +49,8 @@ VOC_CLASSES = (
 _READ_ERRORS = (OSError, SyntaxError, ValueError, Image.DecompressionBombError)
 # Pixel modes read as 8-bit RGB without losing information (palette, grey, CMYK, YCbCr, alpha).
 _IMAGE_MODES = ("RGB", "L", "P", "RGBA", "LA", "PA", "CMYK", "YCbCr")
+# Ids that are paths or hold control characters (checked where split files are read).
+_UNSAFE_ID = re.compile(r"[/\\\x00-\x1f\x7f]|\.\.")
 # Image-level labels may be separated by spaces, commas or semicolons.
 _LABEL_SEPARATORS = re.compile(r"[\s,;]+")
 
@@ -80,6 +83,27 @@ class ClassInfo:
     @property
     def object_classes(self) -> tuple[int, ...]:
         return tuple(i for i in range(self.num_classes) if i != self.background)
+
+
+def check_image_id(image_id: str, where: str) -> str:
+    """Return ``image_id`` if it is a plain name; an id that is a path (``/``, ``\\``, ``..``)
+    or holds control characters would read or write files outside the dataset and the run's
+    folders, so it is a DatasetError naming ``where`` (file and line).
+
+    >>> check_image_id("2007_000032", "train.txt, line 1")
+    '2007_000032'
+    >>> try:
+    ...     check_image_id("../escape", "val.txt, line 3")
+    ... except DatasetError as error:
+    ...     print(error)  # doctest: +ELLIPSIS
+    val.txt, line 3: image id '../escape' is a path or holds control characters; ...
+    """
+    if _UNSAFE_ID.search(image_id):
+        raise DatasetError(
+            f"{where}: image id {image_id!r} is a path or holds control characters; ids are "
+            f"file names without folders (no /, \\, .. or control characters)"
+        )
+    return image_id
 
 
 def _is_index(value) -> bool:
@@ -174,7 +198,10 @@ class VocDataset:
         path = self.split_file(split)
         if not path.is_file():
             raise DatasetError(f"split file not found: {path}")
-        ids = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+        ids = []
+        for number, line in enumerate(path.read_text().splitlines(), start=1):
+            if line.strip():
+                ids.append(check_image_id(line.strip(), f"{path}, line {number}"))
         dup = sorted(i for i, n in Counter(ids).items() if n > 1)
         if dup:
             raise DatasetError(f"duplicate ids in {path}: {dup[:5]}")
@@ -199,7 +226,8 @@ class VocDataset:
     def read_image(self, image_id: str) -> np.ndarray:
         """Fully decode the image as HxWx3 uint8 RGB; corrupt or truncated files raise.
 
-        JPEGs are decoded by libjpeg-turbo in strict mode (simplejpeg), so corrupt data that
+        Pixels come in display orientation (EXIF, see pixelnoise.data.orientation). JPEGs are
+        decoded by libjpeg-turbo in strict mode (simplejpeg), so corrupt data that
         libjpeg only warns about (and Pillow decodes into smeared blocks without a word) raises;
         other formats go through Pillow with ``LOAD_TRUNCATED_IMAGES = False``. Pixel formats
         without a faithful 8-bit RGB reading (16-bit, 32-bit, float, 1-bit) raise too.
@@ -207,31 +235,32 @@ class VocDataset:
         path = self._existing_image(image_id)
         try:
             data = path.read_bytes()
-            if simplejpeg.is_jpeg(data):
-                try:
-                    return simplejpeg.decode_jpeg(data, colorspace="RGB", strict=True)
-                except ValueError as exc:
-                    raise DatasetError(f"corrupt JPEG {path}: {exc}") from exc
             with Image.open(io.BytesIO(data)) as img:
+                turn = orientation(img)
+                if simplejpeg.is_jpeg(data):
+                    try:
+                        pixels = simplejpeg.decode_jpeg(data, colorspace="RGB", strict=True)
+                    except ValueError as exc:
+                        raise DatasetError(f"corrupt JPEG {path}: {exc}") from exc
+                    return to_display(pixels, turn)
                 if img.mode not in _IMAGE_MODES:
                     raise DatasetError(
                         f"image {path} has pixel mode {img.mode!r} ({img.format}); expected 8-bit "
                         f"RGB or greyscale: convert it, e.g. to an 8-bit JPEG"
                     )
                 img.load()
-                return np.asarray(img.convert("RGB"), dtype=np.uint8)
+                return to_display(np.asarray(img.convert("RGB"), dtype=np.uint8), turn)
         except _READ_ERRORS as exc:
             raise DatasetError(f"cannot decode image {path}: {exc}") from exc
 
     def image_size(self, image_id: str) -> tuple[int, int]:
-        """(height, width) from the image header (no full decode)."""
+        """(height, width) as displayed (EXIF orientation applied), from the image header."""
         path = self._existing_image(image_id)
         try:
             with Image.open(path) as img:
-                width, height = img.size
+                return displayed_size(img)
         except _READ_ERRORS as exc:
             raise DatasetError(f"cannot read image {path}: {exc}") from exc
-        return height, width
 
     def read_mask(self, image_id: str) -> np.ndarray:
         """HxW uint8 class indices (void kept); checks size and values."""

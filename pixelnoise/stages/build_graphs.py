@@ -8,12 +8,10 @@ and is decided by the correction stage, so changing θ does not rebuild graphs.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 from tqdm import tqdm
 
-from pixelnoise.atomic import atomic_path
+from pixelnoise.atomic import atomic_path, file_in
 from pixelnoise.device import resolve_device
 from pixelnoise.graphs import VOID, build_graph, build_grid_graph
 from pixelnoise.inference import log_probs_and_features
@@ -57,5 +55,5 @@ def build_graphs(
                     compactness=cfg["compactness"],
                     class_scores=log_probs.exp().numpy(),  # node features on request
                 )
-            graph.save(Path(tmp) / f"{image_id}.npz")
+            graph.save(file_in(tmp, f"{image_id}.npz"))
     return len(ids)

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pixelnoise.atomic import atomic_path
+from pixelnoise.atomic import atomic_path, file_in
 from pixelnoise.methods import NODE_PROBABILITIES, REGISTRY
 from pixelnoise.run_data import MethodInputs, RunData
 
@@ -48,7 +48,7 @@ def correct_labels(
             row["fallback"] = probs is None
             if probs is not None:
                 np.savez_compressed(
-                    Path(tmp) / f"{row['image_id']}.npz", node_probs=probs.astype(np.float16)
+                    file_in(tmp, f"{row['image_id']}.npz"), node_probs=probs.astype(np.float16)
                 )
         summary = pd.DataFrame(rows)
         summary.to_csv(Path(tmp) / "summary.csv", index=False)

@@ -9,7 +9,7 @@ import pandas as pd
 from pixelnoise.data.palette import load_label_png
 from pixelnoise.methods import LABEL_MAPS, REGISTRY
 from pixelnoise.metrics import score_label_maps, write_rows
-from pixelnoise.run_data import RunData
+from pixelnoise.run_data import RunData, label_files
 
 
 def evaluate_methods(
@@ -22,10 +22,7 @@ def evaluate_methods(
     ids = run.ids("weak")
     predictors = {}
     for method, dirs in label_dirs.items():
-        files = {p.stem: p for d in dirs for p in Path(d).glob("*.png")}
-        missing = sorted(set(ids) - set(files))
-        if missing:
-            raise FileNotFoundError(f"{method}: no pseudo labels for {missing[:5]} in {dirs}")
+        files = label_files(method, ids, dirs)
         predictors[method] = lambda image_id, files=files: load_label_png(files[image_id])
     matrices, scored = score_label_maps(run.dataset, ids, predictors, "pseudo labels")
     names = list(run.dataset.classes.names)

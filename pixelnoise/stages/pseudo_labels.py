@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
-from pixelnoise.atomic import atomic_path
+from pixelnoise.atomic import atomic_path, file_in
 from pixelnoise.data.palette import save_label_png
 from pixelnoise.methods import LABEL_MAPS, REGISTRY
 from pixelnoise.run_data import MethodInputs, RunData
@@ -38,7 +38,7 @@ def write_pseudo_labels(
     with atomic_path(out_dir, directory=True) as tmp:
         for image_id in tqdm(ids, desc=f"{method} shard {shard}", mininterval=5):
             labels, fallback = label(image_id)
-            save_label_png(Path(tmp) / f"{image_id}.png", labels)
+            save_label_png(file_in(tmp, f"{image_id}.png"), labels)
             rows.append({"image_id": image_id, "fallback": fallback})
         summary = pd.DataFrame(rows, columns=["image_id", "fallback"])
         summary.to_csv(Path(tmp) / "summary.csv", index=False)

@@ -16,22 +16,13 @@ from pathlib import Path
 import numpy as np
 
 from pixelnoise.data.palette import load_label_png
-from pixelnoise.errors import ConfigError, DatasetError
+from pixelnoise.errors import ConfigError
 from pixelnoise.losses import weighted_selective_cross_entropy
 from pixelnoise.methods import CHECKPOINT, REGISTRY
 from pixelnoise.metrics import VOID
-from pixelnoise.run_data import RunData
+from pixelnoise.run_data import RunData, label_files
 from pixelnoise.training.loop import supervised_step
 from pixelnoise.training.segmentation import train_segmentation
-
-
-def label_files(method: str, weak: list[str], label_dirs: list[str]) -> dict[str, Path]:
-    """The pseudo-label PNG of every weak image in ``label_dirs``; a missing one is an error."""
-    files = {p.stem: p for d in label_dirs for p in Path(d).glob("*.png")}
-    missing = [i for i in weak if i not in files]
-    if missing:
-        raise DatasetError(f"{method}: no pseudo labels for {missing[:5]} in {label_dirs}")
-    return files
 
 
 def training_set(
