@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
+import traceback
 from collections.abc import Iterator
 
 
@@ -12,8 +13,10 @@ from collections.abc import Iterator
 def rule_context(smk) -> Iterator[object]:
     """Send logging, stdout and stderr (tqdm) to the rule's log; use the rule's threads.
 
-    On error the traceback lands in the log and the exception propagates, so Snakemake
-    marks the job failed and deletes its (incomplete) outputs.
+    On error the terminal gets one line, ``rule <name>: <ErrorType>: <message>``, the log gets
+    the traceback (once), and the script exits with status 1, so Snakemake marks the job failed
+    and deletes its (incomplete) outputs. (Re-raising would print the traceback again on the
+    terminal, above Snakemake's copy of the log.)
     """
     log_path = smk.log[0] if len(smk.log) else None
     stream = open(log_path, "w", buffering=1) if log_path else sys.stderr  # noqa: SIM115
@@ -33,10 +36,10 @@ def rule_context(smk) -> Iterator[object]:
         with contextlib.redirect_stdout(stream), contextlib.redirect_stderr(stream):
             yield smk
     except Exception as error:
-        logging.getLogger("pixelnoise").exception("rule %s failed", smk.rule)
-        # The clear message also reaches the terminal, not only the log file.
-        print(f"rule {smk.rule}: {type(error).__name__}: {error}", file=sys.__stderr__)
-        raise
+        line = f"rule {smk.rule}: {type(error).__name__}: {error}"
+        print(line, file=sys.__stderr__, flush=True)
+        print(f"{''.join(traceback.format_exception(error)).rstrip()}\n{line}", file=stream)
+        raise SystemExit(1) from None
     finally:
         root.removeHandler(handler)
         root.removeHandler(screen)

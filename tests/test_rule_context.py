@@ -23,8 +23,12 @@ def test_warnings_reach_the_log_and_the_screen(tmp_path, capfd):
     assert "routine detail" not in screen
 
 
-def test_an_error_is_logged_and_named_on_screen(tmp_path, capfd):
-    with pytest.raises(ValueError), rule_context(_smk(tmp_path)):
+def test_an_error_is_one_line_on_screen_and_its_traceback_once_in_the_log(tmp_path, capfd):
+    with pytest.raises(SystemExit) as stop, rule_context(_smk(tmp_path)):
         raise ValueError("bad input in results/x.csv")
-    assert "bad input in results/x.csv" in (tmp_path / "rule.log").read_text()
-    assert "rule select_theta: ValueError: bad input in results/x.csv" in capfd.readouterr().err
+    assert stop.value.code == 1  # Snakemake marks the job failed
+    log = (tmp_path / "rule.log").read_text()
+    assert log.count("Traceback (most recent call last)") == 1
+    assert log.rstrip().endswith("rule select_theta: ValueError: bad input in results/x.csv")
+    screen = capfd.readouterr().err
+    assert screen == "rule select_theta: ValueError: bad input in results/x.csv\n"
