@@ -72,12 +72,10 @@ def qualitative_grid(
     )
     for row, image_id in enumerate(ids):
         image = run.dataset.read_image(image_id)
-        # Weakly labelled data may have no mask: its ground-truth panel stays white (void).
-        truth = (
-            run.dataset.read_mask(image_id)
-            if run.dataset.has_mask(image_id)
-            else np.full(image.shape[:2], 255, np.uint8)
-        )
+        # Weakly labelled data may have no (usable) mask: its ground-truth panel stays white.
+        truth = run.dataset.scoring_mask(image_id)
+        if truth is None:
+            truth = np.full(image.shape[:2], 255, np.uint8)
         panels = [image, colourise(truth)]
         panels += [colourise(load_label_png(files[s][image_id])) for s in stages]
         if model is not None:

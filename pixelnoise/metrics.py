@@ -114,12 +114,15 @@ def score_label_maps(
     desc: str = "evaluate",
 ) -> tuple[dict[object, ConfusionMatrix], list[str]]:
     """One confusion matrix per named predictor, reading each ground-truth mask once, and the
-    ids scored: images without a mask (the normal case for weakly labelled data) are skipped,
-    and with none left every score is NaN."""
+    ids scored: images without a mask (the normal case for weakly labelled data) or with an
+    unusable one (a warning names it) are skipped, and with none left every score is NaN."""
     matrices = {name: ConfusionMatrix(dataset.classes.num_classes) for name in predictors}
-    scored = [image_id for image_id in ids if dataset.has_mask(image_id)]
-    for image_id in tqdm(scored, desc=desc, mininterval=5):
-        truth = dataset.read_mask(image_id)
+    scored = []
+    for image_id in tqdm(list(ids), desc=desc, mininterval=5):
+        truth = dataset.scoring_mask(image_id)
+        if truth is None:
+            continue
+        scored.append(image_id)
         for name, predict in predictors.items():
             matrices[name].update(predict(image_id), truth)
     return matrices, scored

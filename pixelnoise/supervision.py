@@ -61,7 +61,9 @@ def _wsgcn_seeds(inputs: SupervisionInputs, image_id: str) -> np.ndarray:
 
 def _oracle(inputs: SupervisionInputs, image_id: str) -> np.ndarray:
     clean = _detected(inputs, image_id)
-    truth = inputs.run.dataset.read_mask(image_id)  # a weak mask: upper bounds only
+    truth = inputs.run.dataset.scoring_mask(image_id)  # a weak mask: upper bounds only
+    if truth is None:  # unusable (a warning names it): this image gets no oracle supervision
+        return np.full_like(clean, VOID, dtype=np.uint8)
     return np.where(clean != VOID, truth, VOID).astype(np.uint8)
 
 

@@ -12,6 +12,7 @@ never opened here) and ``val``.
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -22,6 +23,8 @@ from tqdm import tqdm
 from pixelnoise.atomic import atomic_path
 from pixelnoise.data.voc import VocDataset
 from pixelnoise.errors import ConfigError, DatasetError
+
+log = logging.getLogger(__name__)
 
 COLUMNS = ["image_id", "split", "role", "labels", "height", "width"]
 ROLES = ("strong", "weak", "val")
@@ -131,14 +134,48 @@ def build_manifest(
     jobs = [(i, train_split, "strong" if i in strong_ids else "weak") for i in train_ids]
     jobs += [(i, val_split, "val") for i in val_ids]
     rows = []
+    void_strong = []
     for image_id, split, role in tqdm(jobs, desc="validate dataset", disable=not progress):
         height, width = dataset.read_image(image_id).shape[:2]
         labels = dataset.labels(image_id)
-        if role == "strong" or (role == "val" and dataset.has_mask(image_id)):
-            dataset.read_mask(image_id)  # D_c needs its masks; val masks are optional
+        if role == "strong":  # D_c needs its masks, and they must teach the clean model
+            if not check_strong_mask(dataset, image_id, dataset.read_mask(image_id), labels):
+                void_strong.append(image_id)
+        elif role == "val" and dataset.has_mask(image_id):  # val masks are optional
+            dataset.read_mask(image_id)
         rows.append((image_id, split, role, " ".join(map(str, labels)), height, width))
+    if len(void_strong) == len(strong_ids):
+        raise DatasetError(
+            f"every mask of the strong set D_c is void (all {dataset.classes.void}), e.g. "
+            f"{dataset.mask_path(void_strong[0])}: the clean model would train on nothing; "
+            f"check {dataset.mask_dir} (or split.strong)"
+        )
     df = pd.DataFrame(rows, columns=COLUMNS)
     return df.sort_values(["split", "image_id"], kind="stable", ignore_index=True)
+
+
+def check_strong_mask(
+    dataset: VocDataset, image_id: str, mask: np.ndarray, labels: tuple[int, ...]
+) -> bool:
+    """Warn, naming the mask, when a strong image's mask is all void (it teaches nothing) or
+    shows object classes its image-level labels do not list; False when it is all void."""
+    path = dataset.mask_path(image_id)
+    present = {int(v) for v in np.unique(mask)} - {dataset.classes.void}
+    if not present:
+        log.warning("mask %s of strong image %s is all void: it teaches the clean model "
+                    "nothing", path, image_id)  # fmt: skip
+        return False
+    extra = sorted(present - set(labels) - {dataset.classes.background})
+    if extra:
+        log.warning(
+            "mask %s of strong image %s shows classes %s, which its image-level labels %s do "
+            "not list",
+            path,
+            image_id,
+            [dataset.classes.names[c] for c in extra],
+            list(labels),
+        )
+    return True
 
 
 def write_manifest(df: pd.DataFrame, path: str | os.PathLike) -> None:

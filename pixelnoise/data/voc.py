@@ -9,8 +9,9 @@ Layout under ``root``::
     Annotations/<id>.xml                 (VOC) object names, used when labels_source="xml"
     classes.json                         {"classes": [...], "background": 0 | null, "void": 255}
 
-Masks are read only by :meth:`VocDataset.read_mask` / :meth:`VocDataset.has_mask`, so a
-weakly labelled image never has its mask opened unless evaluation asks for it.
+Masks are read only by :meth:`VocDataset.read_mask` / :meth:`VocDataset.has_mask` (and
+:meth:`VocDataset.scoring_mask`, which evaluation uses), so a weakly labelled image never has
+its mask opened unless evaluation asks for it.
 
 >>> ds = VocDataset("/work/shared/datasets/msrc21")          # doctest: +SKIP
 >>> ds.classes.num_classes, ds.classes.background             # doctest: +SKIP
@@ -24,6 +25,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import os
 import re
 import xml.etree.ElementTree as ET
@@ -38,6 +40,8 @@ from PIL import Image
 from pixelnoise.data.orientation import displayed_size, orientation, to_display
 from pixelnoise.data.palette import load_label_png
 from pixelnoise.errors import ConfigError, DatasetError
+
+log = logging.getLogger(__name__)
 
 #: The 21 PASCAL VOC class names (index 0 is background), as used in Annotations/*.xml.
 VOC_CLASSES = (
@@ -287,6 +291,19 @@ class VocDataset:
                 f"(< {self.classes.num_classes}) nor void ({self.classes.void})"
             )
         return mask
+
+    def scoring_mask(self, image_id: str) -> np.ndarray | None:
+        """The mask to score (or, for an upper bound, to supervise) against, or None: absent
+        (normal for weak images) or unusable (wrong size, values, unreadable: a warning names
+        the file). Weak masks serve only scoring, so a bad one costs its image's score, never
+        the run; strong and val masks are checked by the manifest instead."""
+        if not self.has_mask(image_id):
+            return None
+        try:
+            return self.read_mask(image_id)
+        except DatasetError as error:
+            log.warning("left out of scoring: %s", error)
+            return None
 
     # --- image-level labels -----------------------------------------------------------
     def _label_table(self) -> dict[str, str]:

@@ -15,6 +15,7 @@ from pixelnoise.comparison import headline, side_by_side
 from pixelnoise.data.manifest import read_manifest
 from pixelnoise.data.voc import VocDataset
 from pixelnoise.methods import wsgcn
+from pixelnoise.methods.upper_bounds import left_out_note
 
 SUMMARY_COLUMNS = [
     "method",
@@ -107,6 +108,7 @@ def write_report(
     config: dict,
     workflow_dir: str | Path,
     benchmarks_path: str | None = None,
+    skipped: dict | None = None,
 ) -> str:
     manifest = read_manifest(inputs["manifest"])
     roles = manifest["role"].value_counts()
@@ -149,6 +151,7 @@ def write_report(
         f"on D_c, {len(clean_history)} epochs, final loss {clean_history['loss'].iloc[-1]:.4f}",
         f"- graphs: SLIC with {config['graph']['n_segments']} superpixels; GNN backend "
         f"{config['correct']['backend']}, mode {config['correct']['mode']}",
+        *left_out_note(skipped or {}),
         "",
         "## Pseudo-label quality on the weak set D_n",
         "",

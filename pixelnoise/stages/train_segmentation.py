@@ -39,7 +39,9 @@ def training_set(
         raise ConfigError(f"segmentation method {method!r} is not trained by train_segmentation")
     strong, weak = run.ids("strong"), run.ids("weak")
     if labels == "masks":  # declared reads_weak_masks in the registry: an upper bound
-        return strong + weak, run.dataset.read_mask
+        # A weak mask that is unusable (a warning names it) leaves its image out.
+        usable = [i for i in weak if run.dataset.scoring_mask(i) is not None]
+        return strong + usable, run.dataset.read_mask
     strong_set = set(strong)
     if labels == "pseudo":
         files = label_files(method, weak, label_dirs)

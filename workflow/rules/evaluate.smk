@@ -90,6 +90,7 @@ rule report:
         benchmarks=report("results/metrics/benchmarks.csv", category="Time and memory"),
     params:
         config=config,  # the report states the configuration
+        skipped=SKIPPED,  # upper bounds left out for lack of weak masks
         code=package_code("report.py"),
     conda:
         CONDA_ENV

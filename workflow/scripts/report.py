@@ -7,5 +7,6 @@ with rule_context(snakemake) as smk:
         benchmarks_path=smk.output.benchmarks,
         inputs=dict(smk.input.items()),
         config=smk.config,
+        skipped=smk.params.skipped,
         workflow_dir=smk.scriptdir + "/../..",
     )
