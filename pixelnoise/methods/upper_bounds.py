@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import os
 
-from pixelnoise.methods.registry import Registry
+from pixelnoise.errors import ConfigError
+from pixelnoise.methods.registry import CONFIG_KEYS, Registry
 
 
 def missing_train_masks(dataset_cfg: dict) -> str | None:
@@ -48,6 +49,11 @@ def leave_out_weak_mask_readers(
     if missing is None:
         return list(names), []
     left_out = [n for n in names if registry.reads_weak_masks(n, produces)]
+    if names and len(left_out) == len(names):
+        raise ConfigError(
+            f"every method of `{CONFIG_KEYS[produces]}` reads weak masks ({', '.join(names)}), "
+            f"but {missing}: list a method that does not"
+        )
     return [n for n in names if n not in left_out], left_out
 
 
