@@ -13,7 +13,7 @@ from pixelnoise.arraystore import ArrayReader
 from pixelnoise.cam_labels import cam_label_map
 from pixelnoise.data.manifest import ids_with_role, read_manifest
 from pixelnoise.data.voc import VocDataset
-from pixelnoise.errors import PixelnoiseError
+from pixelnoise.errors import DatasetError
 from pixelnoise.shards import shard_ids
 
 
@@ -26,7 +26,7 @@ def label_files(method: str, ids: list[str], label_dirs: list[str]) -> dict[str,
     if missing:
         damaged = sorted({d for d in label_dirs if not Path(d, "summary.csv").is_file()}
                          or label_dirs)  # fmt: skip
-        raise PixelnoiseError(
+        raise DatasetError(
             f"{method}: no pseudo labels for {missing[:5]} in {label_dirs}: the folder was "
             f"changed outside the workflow; delete {' '.join(damaged)} and run snakemake "
             f"again to rebuild it"
