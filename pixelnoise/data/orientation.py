@@ -27,7 +27,10 @@ _TRANSPOSE = {
 
 def orientation(image: Image.Image) -> int:
     """The EXIF orientation of an opened image (1, as stored, when absent or invalid)."""
-    value = image.getexif().get(ORIENTATION_TAG, 1)
+    try:
+        value = image.getexif().get(ORIENTATION_TAG, 1)
+    except Exception:  # a malformed EXIF block is ignored, as viewers ignore it
+        return 1
     return value if value in _TRANSPOSE else 1
 
 
