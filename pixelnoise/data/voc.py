@@ -10,8 +10,8 @@ Layout under ``root``::
     classes.json                         {"classes": [...], "background": 0 | null, "void": 255}
 
 Masks are read only by :meth:`VocDataset.read_mask` / :meth:`VocDataset.has_mask` (and
-:meth:`VocDataset.scoring_mask`, which evaluation uses), so a weakly labelled image never has
-its mask opened unless evaluation asks for it.
+:meth:`VocDataset.scoring_mask`, for evaluation and flagged upper bounds), so a weakly labelled
+image never has its mask opened unless evaluation (or an oracle) asks for it.
 
 >>> ds = VocDataset("/work/shared/datasets/msrc21")          # doctest: +SKIP
 >>> ds.classes.num_classes, ds.classes.background             # doctest: +SKIP
