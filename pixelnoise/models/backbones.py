@@ -1,4 +1,4 @@
-"""Dilated ResNet-family backbones (torchvision blocks) that return the last feature map.
+"""Dilated ResNet-family backbones that return the last feature map.
 
 Output stride 16 dilates the last stage, 8 the last two, as in DeepLab and IRNet: CAMs and
 segmentation keep spatial detail without more parameters.
@@ -16,27 +16,21 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from torchvision.models import resnet
 
 from pixelnoise.errors import ConfigError
+from pixelnoise.models.blocks import BasicBlock, Bottleneck
 
 # name -> (block, blocks per stage, stage widths)
 ARCHITECTURES = {
-    "resnet_tiny": (resnet.BasicBlock, (1, 1, 1, 1), (16, 32, 64, 128)),
-    "resnet_small": (resnet.BasicBlock, (1, 1, 1, 1), (32, 64, 128, 256)),
-    "resnet18": (resnet.BasicBlock, (2, 2, 2, 2), (64, 128, 256, 512)),
-    "resnet34": (resnet.BasicBlock, (3, 4, 6, 3), (64, 128, 256, 512)),
-    "resnet50": (resnet.Bottleneck, (3, 4, 6, 3), (64, 128, 256, 512)),
-    "resnet101": (resnet.Bottleneck, (3, 4, 23, 3), (64, 128, 256, 512)),
+    "resnet_tiny": (BasicBlock, (1, 1, 1, 1), (16, 32, 64, 128)),
+    "resnet_small": (BasicBlock, (1, 1, 1, 1), (32, 64, 128, 256)),
+    "resnet18": (BasicBlock, (2, 2, 2, 2), (64, 128, 256, 512)),
+    "resnet34": (BasicBlock, (3, 4, 6, 3), (64, 128, 256, 512)),
+    "resnet50": (Bottleneck, (3, 4, 6, 3), (64, 128, 256, 512)),
+    "resnet101": (Bottleneck, (3, 4, 23, 3), (64, 128, 256, 512)),
 }
-
-# torchvision's ImageNet weights, looked up by file name in the torch hub cache only.
-_TORCHVISION_WEIGHTS = {
-    "resnet18": resnet.ResNet18_Weights.IMAGENET1K_V1,
-    "resnet34": resnet.ResNet34_Weights.IMAGENET1K_V1,
-    "resnet50": resnet.ResNet50_Weights.IMAGENET1K_V1,
-    "resnet101": resnet.ResNet101_Weights.IMAGENET1K_V1,
-}
+#: Backbones with torchvision ImageNet weights (``pretrained: torch-cache``).
+TORCHVISION_WEIGHTS = ("resnet18", "resnet34", "resnet50", "resnet101")
 
 
 class ResNetBackbone(nn.Module):
@@ -89,7 +83,7 @@ class ResNetBackbone(nn.Module):
 def _dilate_stage(stage: nn.Sequential, dilation: int) -> None:
     """Turn a stride-2 stage into a stride-1 stage with dilated 3x3 convolutions.
 
-    Done on the built modules because torchvision's BasicBlock refuses ``dilation > 1``.
+    Done on the built modules, as torchvision's BasicBlock refuses ``dilation > 1``.
     """
     for module in stage.modules():
         if isinstance(module, nn.Conv2d):
@@ -126,9 +120,9 @@ def build_backbone(
 
 def _weights_file(name: str, pretrained: str) -> Path:
     if pretrained == "torch-cache":
-        if name not in _TORCHVISION_WEIGHTS:
+        if name not in TORCHVISION_WEIGHTS:
             raise ConfigError(f"no torchvision ImageNet weights exist for backbone {name!r}")
-        file_name = os.path.basename(_TORCHVISION_WEIGHTS[name].url)
+        file_name = os.path.basename(_torchvision_weights_url(name))
         path = Path(torch.hub.get_dir()) / "checkpoints" / file_name
         hint = "place the torchvision file there; this pipeline never downloads weights"
     else:
@@ -137,3 +131,14 @@ def _weights_file(name: str, pretrained: str) -> Path:
     if not path.is_file():
         raise ConfigError(f"pretrained weights configured but not found: {path} ({hint})")
     return path
+
+
+def _torchvision_weights_url(name: str) -> str:
+    """Where torchvision publishes ``name``'s ImageNet weights (their file name is the cache's).
+
+    torchvision is imported here only: its import costs about 2 s (it loads torch._dynamo),
+    more than many jobs' own work, and only a pretrained backbone needs it.
+    """
+    from torchvision.models import get_model_weights
+
+    return get_model_weights(name).IMAGENET1K_V1.url
