@@ -18,8 +18,10 @@ install: $(VENV)/.installed
 run: install
 	$(BIN)/snakemake --profile profiles/default --cores $(CORES)
 
+# Two workers, each test file on one: the SLURM test, which mostly waits on the queue, overlaps
+# with the rest, and module fixtures (a sharded run, a cluster) are built once.
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(CORES) --dist loadfile
 
 lint: install
 	$(BIN)/ruff check .
