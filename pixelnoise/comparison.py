@@ -125,3 +125,90 @@ def headline(segmentation: pd.DataFrame, baselines=("cam", "dc_only")) -> list[s
             f"{verdict} the noise."
         )
     return lines
+
+
+def _spread(row) -> str:
+    """``mean ± std (n=k)``, without the ± for a single training."""
+    spread = "" if row.repeats < 2 else f" ± {row.miou_std:.2f}"
+    return f"{row.miou:.2f}{spread} (n={row.repeats})"
+
+
+def ranked(segmentation: pd.DataFrame) -> pd.DataFrame:
+    """The networks that compete, best mean first: upper bounds (reads_weak_masks) and
+    networks without a val score are left out."""
+    competing = segmentation[~segmentation["reads_weak_masks"].astype(bool)]
+    competing = competing[competing["miou"].notna()]
+    return competing.sort_values("miou", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def league_table(segmentation: pd.DataFrame, families: dict[str, str]) -> pd.DataFrame:
+    """One row per competing network, best mean first: its family (``families``: method ->
+    family), val mIoU as mean ± std (n), and its difference to the leader and to the network
+    ranked just below it, each with its verdict against the noise (:func:`difference`)."""
+    table = ranked(segmentation)
+    rows = []
+    for rank, row in enumerate(table.itertuples(), start=1):
+        below = table.iloc[rank] if rank < len(table) else None
+        to_leader = versus(table, row.method, table.iloc[0].method) if rank > 1 else None
+        to_below = versus(table, row.method, below.method) if below is not None else None
+        rows.append({
+            "rank": rank,
+            "network": row.method,
+            "family": families.get(row.method, "—"),
+            "val mIoU": _spread(row),
+            "vs leader": "—" if to_leader is None else to_leader.describe(),
+            "vs next below": "—" if to_below is None else to_below.describe(),
+        })  # fmt: skip
+    return pd.DataFrame(
+        rows, columns=["rank", "network", "family", "val mIoU", "vs leader", "vs next below"]
+    )
+
+
+def recommendation(segmentation: pd.DataFrame, baseline: str = "dc_only") -> str:
+    """One sentence naming the best network of the run beyond the noise, or saying none is.
+
+    The leader (highest mean val mIoU among the networks that do not read weak masks, the
+    ``baseline`` trained on D_c alone aside) is recommended when its lead over *every* other
+    such network exceeds the noise (:func:`difference`) and it scores above the baseline. A
+    single training of either side measures no noise, so it never earns a recommendation."""
+    table = ranked(segmentation)
+    contenders = table[table["method"] != baseline].reset_index(drop=True)
+    if contenders.empty:
+        return "No network can be recommended: none trained on weak labels has a val score."
+    leader = contenders.iloc[0]
+    score = f"val mIoU {_spread(leader)}"
+    base = _row(table, baseline)
+    if base is not None and base.miou >= leader.miou:
+        return (
+            f"No network can be recommended: the best trained on weak labels, {leader.method} "
+            f"({score}), does not beat {baseline}, trained on D_c alone ({_spread(base)})."
+        )
+    if len(contenders) == 1:
+        return (
+            f"No network can be recommended beyond the noise: {leader.method} ({score}) is the "
+            "only network trained on weak labels, with nothing to compare it to."
+        )
+    leads = {other: versus(contenders, leader.method, other) for other in contenders["method"][1:]}
+    if any(lead.exceeds is None for lead in leads.values()):
+        return (
+            f"No network can be recommended beyond the noise: {leader.method} scores highest "
+            f"({score}), but single trainings measure no noise (set `segment.repeats` to 3 "
+            "or more)."
+        )
+    tied = [other for other, lead in leads.items() if not lead.exceeds]
+    if tied:
+        return (
+            f"No network is best beyond the noise: {leader.method} leads ({score}), but "
+            f"{_join(tied)} {'is' if len(tied) == 1 else 'are'} within the noise of it."
+        )
+    runner_up = contenders.iloc[1].method
+    return (
+        f"Recommended: **{leader.method}** ({score}), ahead of every other network beyond "
+        f"the noise; its lead over the runner-up, {runner_up}, is "
+        f"{leads[runner_up].describe()}."
+    )
+
+
+def _join(names: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"

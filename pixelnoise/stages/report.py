@@ -11,10 +11,12 @@ from pathlib import Path
 import pandas as pd
 
 from pixelnoise.atomic import atomic_path, write_text
-from pixelnoise.comparison import headline, side_by_side
+from pixelnoise.cam_errors import cam_error_sentence
+from pixelnoise.comparison import headline, league_table, recommendation, side_by_side
 from pixelnoise.data.manifest import read_manifest
 from pixelnoise.data.voc import VocDataset
-from pixelnoise.methods import wsgcn
+from pixelnoise.family_time import SHARED, family_times, run_methods
+from pixelnoise.methods import CHECKPOINT, LABEL_MAPS, REGISTRY, wsgcn
 from pixelnoise.methods.upper_bounds import left_out_note
 
 SUMMARY_COLUMNS = [
@@ -124,17 +126,29 @@ def write_report(
         with atomic_path(benchmarks_path) as tmp:
             benchmarks.to_csv(tmp, index=False, float_format="%.3f")
     timings = rule_timings(benchmarks)
+    families = {m: REGISTRY.get(m, CHECKPOINT).family for m in segmentation["method"]}
     dataset = config["dataset"]
     lines = [
         "# pixelnoise run report",
         "",
         "## What this run shows",
         "",
+        recommendation(segmentation),
+        cam_error_sentence(pseudo),
+        "",
         *(f"- {sentence}" for sentence in headline(segmentation)),
         "",
-        "Differences count as larger than the noise when they exceed twice their standard error",
-        "over the repeats (`segment.repeats`); upper bounds that read weak masks do not compete.",
+        "### League table of the segmentation networks (val)",
         "",
+        markdown_table(league_table(segmentation, families)),
+        "",
+        "A difference counts as larger than the noise (`> noise`) when it exceeds twice its",
+        "standard error over the repeats (`segment.repeats`), 2·sqrt(s_a²/n_a + s_b²/n_b), roughly",
+        "a 95 % interval of the difference of two means; a single training measures no spread and",
+        "gets no verdict. A network is recommended only when its lead over every other network",
+        "exceeds the noise. Upper bounds that read weak masks do not compete.",
+        "",
+        *family_time_section(benchmarks, families, pseudo),
         "## Run",
         "",
         f"- generated: {datetime.datetime.now().isoformat(timespec='seconds')}",
@@ -224,6 +238,40 @@ def write_report(
     text = "\n".join(lines)
     write_text(out_path, text)
     return text
+
+
+def family_time_section(
+    benchmarks: pd.DataFrame, families: dict[str, str], pseudo: pd.DataFrame
+) -> list[str]:
+    """The opening's paragraph (lines) on how long each family took
+    (:mod:`pixelnoise.family_time`), with the run's networks of each family (``families``:
+    network -> family)."""
+    if benchmarks.empty:
+        return []
+    methods = run_methods(REGISTRY, {CHECKPOINT: list(families), LABEL_MAPS: pseudo["method"]})
+    table = family_times(benchmarks, methods)
+    table.insert(
+        1,
+        "networks",
+        [", ".join(n for n, f in families.items() if f == family) for family in table["family"]],
+    )
+    total = table[["jobs", "seconds", "cpu_seconds"]].sum()
+    table.loc[len(table)] = {"family": "all", "networks": "", **total}
+    return [
+        "### Time per family",
+        "",
+        "Wall and CPU seconds of the run's jobs (`results/benchmarks/`), summed per method",
+        "family of the registry: a job making a correction run, pseudo labels or a network counts",
+        "for that method's family (so the labels a network learns from count for their own",
+        "family); a job of the pipeline itself counts for a family when only that family's methods",
+        f"consume what it makes, and as `{SHARED}` otherwise. Jobs run side by side, so the summed",
+        "wall seconds exceed the run's elapsed time.",
+        "",
+        markdown_table(
+            table.rename(columns={"seconds": "wall s", "cpu_seconds": "CPU s"}), floatfmt=".0f"
+        ),  # fmt: skip
+        "",
+    ]
 
 
 def unscored_note(table: pd.DataFrame, role: str, what: str) -> list[str]:
