@@ -6,6 +6,9 @@ method's repeats, n: their number) — roughly a 95 % interval for the differenc
 With a single training of either method there is no spread to compare with, and the verdict is
 ``None`` ("not measured"), never a silent "significant".
 
+The run's *recommended* network (:func:`recommendation`) is the one whose lead over every other
+network that does not read weak masks exceeds the noise; with no such network, none is named.
+
 >>> d = difference(60.0, 1.0, 3, 55.0, 1.5, 3)
 >>> round(d.delta, 2), round(d.noise, 2), d.exceeds
 (5.0, 2.08, True)
@@ -60,19 +63,24 @@ def versus(table: pd.DataFrame, method: str, baseline: str) -> Difference | None
     return difference(a.miou, a.miou_std, a.repeats, b.miou, b.miou_std, b.repeats)
 
 
+def _spread(row) -> str:
+    """``mean ± std (n=k)``, without the ± for a single training."""
+    spread = "" if row.repeats < 2 else f" ± {row.miou_std:.2f}"
+    return f"{row.miou:.2f}{spread} (n={row.repeats})"
+
+
 def side_by_side(segmentation: pd.DataFrame, pseudo: pd.DataFrame, baselines=("cam", "dc_only")):
     """One row per segmentation method: its pseudo labels' mIoU on D_n (where it has them), its
     network's val mIoU as mean ± std (n), and its gain over each baseline with the verdict."""
     pseudo_miou = dict(zip(pseudo["method"], pseudo["miou"], strict=True))
     rows = []
     for row in segmentation.itertuples():
-        spread = "" if row.repeats < 2 else f" ± {row.miou_std:.2f}"
         entry = {
             "method": row.method,
             "pseudo-label mIoU (D_n)": (
                 f"{pseudo_miou[row.method]:.2f}" if row.method in pseudo_miou else "—"
             ),
-            "segmentation mIoU (val)": f"{row.miou:.2f}{spread} (n={row.repeats})",
+            "segmentation mIoU (val)": _spread(row),
         }
         for baseline in baselines:
             gain = versus(segmentation, row.method, baseline) if row.method != baseline else None
@@ -125,12 +133,6 @@ def headline(segmentation: pd.DataFrame, baselines=("cam", "dc_only")) -> list[s
             f"{verdict} the noise."
         )
     return lines
-
-
-def _spread(row) -> str:
-    """``mean ± std (n=k)``, without the ± for a single training."""
-    spread = "" if row.repeats < 2 else f" ± {row.miou_std:.2f}"
-    return f"{row.miou:.2f}{spread} (n={row.repeats})"
 
 
 def ranked(segmentation: pd.DataFrame) -> pd.DataFrame:

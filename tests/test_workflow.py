@@ -196,6 +196,19 @@ def test_segmentation_table_and_report_match_the_csvs(finished_run):
         (m, round(v, 2)) for m, v in zip(pseudo["method"], pseudo["miou"], strict=True)
     ]
     assert "## What this run shows" in report and "Best segmentation network" in report
+    # The opening: the recommendation (single trainings: none), the kind of CAM error, the
+    # league table of the networks that do not read weak masks, the time per family.
+    opening = report.split("## What this run shows\n\n")[1].splitlines()
+    assert opening[0].startswith("No network can be recommended")
+    assert opening[1].startswith("The CAM errors are mostly")  # a background class here
+    league = _markdown_rows(report, "### League table of the segmentation networks (val)")
+    competing = table[~table["reads_weak_masks"]].sort_values("miou", ascending=False)
+    assert [r[1] for r in league] == competing["method"].tolist()
+    times = _markdown_rows(report, "### Time per family")
+    families = {r[0]: r for r in times}
+    assert {"yi", "baseline", "shared"} <= set(families) and "detect_gat_crf" in families["yi"][1]
+    jobs = pd.read_csv(results / "metrics/benchmarks.csv")
+    assert float(families["all"][3]) == pytest.approx(jobs["seconds"].sum(), abs=1)
     assert "### Pseudo labels and the networks trained on them, side by side" in report
     figure = results / "figures/qualitative.png"
     assert figure.stat().st_size > 5000 and "figures/qualitative.png" in report
