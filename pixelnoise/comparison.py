@@ -178,12 +178,16 @@ def recommendation(segmentation: pd.DataFrame, baseline: str = "dc_only") -> str
     if contenders.empty:
         return "No network can be recommended: none trained on weak labels has a val score."
     leader = contenders.iloc[0]
-    score = f"val mIoU {_spread(leader)}"
+    score = f"val mIoU {leader.miou:.2f}" + (
+        " over one training"
+        if leader.repeats < 2
+        else f" ± {leader.miou_std:.2f} over {leader.repeats} trainings"
+    )
     base = _row(table, baseline)
     if base is not None and base.miou >= leader.miou:
         return (
             f"No network can be recommended: the best trained on weak labels, {leader.method} "
-            f"({score}), does not beat {baseline}, trained on D_c alone ({_spread(base)})."
+            f"({score}), does not beat {baseline}, trained on D_c alone ({base.miou:.2f})."
         )
     if len(contenders) == 1:
         return (
@@ -204,10 +208,12 @@ def recommendation(segmentation: pd.DataFrame, baseline: str = "dc_only") -> str
             f"{_join(tied)} {'is' if len(tied) == 1 else 'are'} within the noise of it."
         )
     runner_up = contenders.iloc[1].method
+    lead = leads[runner_up]
+    over_base = "" if base is None else f" and above {baseline} ({base.miou:.2f})"
     return (
-        f"Recommended: **{leader.method}** ({score}), ahead of every other network beyond "
-        f"the noise; its lead over the runner-up, {runner_up}, is "
-        f"{leads[runner_up].describe()}."
+        f"Recommended: **{leader.method}** ({score}), ahead of every other network trained "
+        f"on weak labels beyond the noise (the runner-up, {runner_up}, by {lead.delta:+.2f} "
+        f"against a noise of {lead.noise:.2f}){over_base}."
     )
 
 

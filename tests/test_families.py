@@ -50,8 +50,9 @@ def test_a_winner_beyond_the_noise_is_recommended():
     assert top.loc["cam", "vs next below"] == "+10.00 (1 run, no spread)"
     assert top.loc["dc_only", "vs next below"] == "—"
     sentence = recommendation(table)
-    assert sentence.startswith("Recommended: **mllc_yi** (val mIoU 33.00 ± 0.50 (n=3))")
-    assert "detect_gat_crf, is +3.00 (> noise 0.82)" in sentence
+    assert sentence.startswith("Recommended: **mllc_yi** (val mIoU 33.00 ± 0.50 over 3 trainings)")
+    assert "(the runner-up, detect_gat_crf, by +3.00 against a noise of 0.82)" in sentence
+    assert sentence.endswith("and above dc_only (18.00).")
 
 
 def test_no_winner_when_the_lead_over_any_network_is_within_the_noise():
