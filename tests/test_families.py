@@ -197,3 +197,83 @@ def test_the_cam_error_kind_is_read_from_the_numbers():
     )
     # a table without the cam row says so instead of guessing
     assert "not scored" in cam_error_sentence(pd.DataFrame({"method": ["detect"]}))
+
+
+def test_report_opens_with_recommendation_cam_errors_league_and_time(tmp_path):
+    """write_report on a hand-made finished run of a dataset without a background class."""
+    from pixelnoise.stages.report import write_report
+
+    root = tmp_path / "dataset"
+    root.mkdir()
+    (root / "classes.json").write_text('{"classes": ["grass", "cow"], "background": null}')
+    config = load_config()
+    config["dataset"].update(kind="voc", root=str(root))
+    results = tmp_path / "results"
+    results.mkdir()
+
+    def csv(name: str, rows: list[dict]) -> str:
+        pd.DataFrame(rows).to_csv(results / name, index=False)
+        return str(results / name)
+
+    scores = {"dc_only": [18.0], "cam": [27.0, 29.0, 28.0], "mllc_yi": [33.0, 32.5, 33.5]}
+    segmentation = segmentation_table(scores).assign(
+        split="val", images=4, pixel_acc=0.7, trained_on="", iou_grass=50.0, iou_cow=10.0
+    )
+    pseudo = {"images": 8, "coverage": 1.0, "cam_fallbacks": 0, "reads_weak_masks": False,
+              "iou_grass": 60.0, "iou_cow": 30.0}  # fmt: skip
+    theta = {"theta": 1.5, "rule": "accuracy", "min_accuracy": 0.9, "accuracy": 0.9,
+             "coverage": 0.5}  # fmt: skip
+    (results / "theta.json").write_text(pd.Series(theta).to_json())
+    write_benchmark(results / "benchmarks", "train_classifier", 300, 290, 1_000_000)
+    write_benchmark(
+        results / "benchmarks", "train_segmentation/mllc_yi/repeat0", 200, 390, 1_000_001
+    )
+    inputs = {
+        "manifest": csv("manifest.csv", [
+            {"image_id": i, "split": s, "role": r, "labels": "0 1", "height": 8, "width": 8}
+            for i, s, r in [("a", "train", "strong"), ("b", "train", "weak"), ("c", "val", "val")]
+        ]),
+        "pseudo_labels": csv("pseudo.csv", [
+            {"method": "cam", "miou": 40.0, "precision": 0.64, **pseudo},
+            {"method": "detect_gat_crf", "miou": 45.0, "precision": 0.7, **pseudo},
+        ]),
+        "segmentation": csv("segmentation.csv", segmentation.to_dict("records")),
+        "sweep": csv("sweep.csv", [{"tau_bg": 0.3, "miou": 40.0, "precision": 0.6, "coverage": 1}]),
+        "classifier_history": csv("classifier.csv", [{"epoch": 1, "loss": 0.5}]),
+        "clean_history": csv("clean.csv", [{"epoch": 1, "loss": 0.7}]),
+        "theta": str(results / "theta.json"),
+        "theta_curve": csv("curve.csv", [{"theta": 1.5, "accuracy": 0.9, "coverage": 0.5}]),
+        "figure": str(results / "figures/qualitative.png"),
+    }  # fmt: skip
+    text = write_report(
+        out_path=str(results / "report.md"), inputs=inputs, config=config, workflow_dir=tmp_path
+    )
+    opening = text.split("## What this run shows\n\n", 1)[1].split("\n## Run", 1)[0]
+    lines = opening.splitlines()
+    assert lines[0].startswith("Recommended: **mllc_yi** (val mIoU 33.00 ± 0.50 over 3")
+    assert lines[1].startswith("No background class: every CAM error is a wrong class (36%")
+    assert opening.index("### League table") < opening.index("### Time per family")
+    assert table_rows(opening, "### League table") == [
+        ["1", "mllc_yi", "mllc", "33.00 ± 0.50 (n=3)", "—", "+5.00 (> noise 1.29)"],
+        ["2", "cam", "yi", "28.00 ± 1.00 (n=3)", "-5.00 (> noise 1.29)",
+         "+10.00 (1 run, no spread)"],
+        ["3", "dc_only", "baseline", "18.00 (n=1)", "-15.00 (1 run, no spread)", "—"],
+    ]  # fmt: skip
+    assert table_rows(opening, "### Time per family") == [
+        ["mllc", "mllc_yi", "1", "200", "390"],
+        [SHARED, "", "1", "300", "290"],
+        ["all", "", "2", "500", "680"],
+    ]
+    assert (results / "report.md").read_text() == text
+
+
+def table_rows(text: str, heading: str) -> list[list[str]]:
+    """The cells of the first Markdown table after ``heading``."""
+    lines = text.split(heading, 1)[1].splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("|"))
+    rows = []
+    for line in lines[start + 2 :]:
+        if not line.startswith("|"):
+            break
+        rows.append([cell.strip() for cell in line.strip("|").split("|")])
+    return rows
