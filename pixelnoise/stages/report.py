@@ -15,7 +15,7 @@ from pixelnoise.cam_errors import cam_error_sentence
 from pixelnoise.comparison import headline, league_table, recommendation, side_by_side
 from pixelnoise.data.manifest import read_manifest
 from pixelnoise.data.voc import VocDataset
-from pixelnoise.family_time import SHARED, family_times, run_methods
+from pixelnoise.family_time import NOT_LISTED, SHARED, family_times, run_methods
 from pixelnoise.methods import CHECKPOINT, LABEL_MAPS, REGISTRY, wsgcn
 from pixelnoise.methods.upper_bounds import left_out_note
 
@@ -266,12 +266,13 @@ def family_time_section(
         "family of the registry: a job making a correction run, pseudo labels or a network counts",
         "for that method's family (so the labels a network learns from count for their own",
         "family); a job of the pipeline itself counts for a family when only that family's methods",
-        f"consume what it makes, and as `{SHARED}` otherwise. Jobs run side by side, so the summed",
-        "wall seconds exceed the run's elapsed time.",
+        f"consume what it makes, and as `{SHARED}` otherwise; files an earlier configuration left",
+        f"count as `{NOT_LISTED}`. Jobs run side by side, so the summed wall seconds exceed the",
+        "run's elapsed time.",
         "",
         markdown_table(
             table.rename(columns={"seconds": "wall s", "cpu_seconds": "CPU s"}), floatfmt=".0f"
-        ),  # fmt: skip
+        ),
         "",
     ]
 
