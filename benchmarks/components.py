@@ -189,7 +189,14 @@ def wsgcn_times(config, dataset, ids, images, graphs, inputs, feature_maps, args
     ]
     for name, kind_graphs in (("superpixels", graphs), ("pixel grid", grids)):
         pairs = [
-            laplacian_pairs(g.segments, g.edges, image, settings["sigma_rgb"], settings["sigma_xy"])
+            laplacian_pairs(
+                g.segments,
+                g.edges,
+                image,
+                settings["sigma_rgb"],
+                settings["sigma_xy"],
+                settings["xy_unit"],
+            )
             for g, image in zip(kind_graphs, images, strict=False)
         ]
         graph_inputs = []

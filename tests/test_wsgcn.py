@@ -118,17 +118,43 @@ def test_phi_is_the_colour_and_position_kernel():
     segments = np.array([[0, 0, 1, 1], [2, 2, 3, 3]])
     image = np.zeros((2, 4, 3), np.uint8)
     image[:, 2:] = [255, 0, 0]
-    pairs, phi = laplacian_pairs(segments, np.zeros((0, 2), np.int64), image, 3**0.5, 10.0)
-    assert pairs.tolist() == [[0, 1], [0, 2], [1, 3], [2, 3]]
-    spacing = np.sqrt(8 / 4)  # node spacing: sqrt(H W / N)
-    centroids = np.array([[0.5, 0], [2.5, 0], [0.5, 1], [2.5, 1]]) / spacing
     rgb = np.array([[0, 0, 0], [1, 0, 0], [0, 0, 0], [1, 0, 0]], float)
-    for (i, j), value in zip(pairs, phi, strict=True):
-        expected = np.exp(
-            -np.square(rgb[i] - rgb[j]).sum() / (2 * 3)
-            - np.square(centroids[i] - centroids[j]).sum() / (2 * 100)
+    # Positions in the paper's grid units, stride-4 cells (eq. 7), whatever the node spacing.
+    for unit, pixels in ((SETTINGS["xy_unit"], 4.0), (None, np.sqrt(8 / 4))):
+        pairs, phi = laplacian_pairs(
+            segments, np.zeros((0, 2), np.int64), image, 3**0.5, 10.0, unit
         )
-        assert value == pytest.approx(expected, rel=1e-6)
+        assert pairs.tolist() == [[0, 1], [0, 2], [1, 3], [2, 3]]
+        centroids = np.array([[0.5, 0], [2.5, 0], [0.5, 1], [2.5, 1]]) / pixels
+        for (i, j), value in zip(pairs, phi, strict=True):
+            expected = np.exp(
+                -np.square(rgb[i] - rgb[j]).sum() / (2 * 3)
+                - np.square(centroids[i] - centroids[j]).sum() / (2 * 100)
+            )
+            assert value == pytest.approx(expected, rel=1e-6)
+
+
+def test_phi_counts_distance_in_stride_4_cells():
+    """Two superpixels whose centroids are 40 px apart (10 grid cells = sigma_2) on one colour:
+    Phi = exp(-1/2), however many superpixels the image has."""
+    segments = np.repeat(np.array([[0] * 40 + [1] * 40]), 4, axis=0)
+    image = np.zeros((4, 80, 3), np.uint8)
+    _, phi = laplacian_pairs(segments, np.zeros((0, 2), np.int64), image, 3**0.5, 10.0, 4)
+    assert phi.tolist() == pytest.approx([np.exp(-0.5)], rel=1e-6)
+
+
+def test_the_final_crf_gets_the_softmax_of_the_probabilities():
+    """The public code's CRF.py applies a softmax to the GCN's probabilities over the image's
+    classes before the CRF; the others stay 0."""
+    from pixelnoise.corrected_labels import softmax_over_allowed
+
+    assert SETTINGS["crf_unaries"] == "softmax"
+    probs = np.random.default_rng(0).dirichlet(np.ones(3), (4, 5)).transpose(2, 0, 1)
+    probs = np.concatenate([probs, np.zeros((1, 4, 5))]).astype(np.float32)
+    flat = softmax_over_allowed(probs, [0, 1, 2])
+    expected = np.exp(probs[:3]) / np.exp(probs[:3]).sum(0)
+    np.testing.assert_allclose(flat[:3], expected, rtol=1e-6)
+    assert (flat[3] == 0).all() and flat[:3].max() < probs[:3].max()
 
 
 def objective_for(graph: GraphInput, pairs, phi, background=None, **term_options):
@@ -233,8 +259,9 @@ def graphs_of_both_kinds() -> list[GraphInput]:
         labels[rng.choice(graph.num_nodes, graph.num_nodes // 4, replace=False)] = rng.choice(
             [0, 2, 3], graph.num_nodes // 4
         )
+        pairs = laplacian_pairs(graph.segments, graph.edges, image, 3**0.5, 10.0, 4)
         out.append((GraphInput(graph.features, graph.edges, labels, [0, 2, 3], graph.weights),
-                    laplacian_pairs(graph.segments, graph.edges, image, 3**0.5, 10.0)))  # fmt: skip
+                    pairs))  # fmt: skip
     return out
 
 
