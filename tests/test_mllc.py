@@ -190,8 +190,11 @@ def test_one_training_step_trains_every_part_and_the_teacher_follows():
 
 
 def test_f_s_is_linear_batch_norm_relu():
-    """reference-details (f): f_C is Linear + softmax, f_S Linear + BN + ReLU, per round."""
+    """reference-details (f): f_C is Linear + softmax, f_S Linear + BN + ReLU, per round; the
+    embedding head a Conv-BN-ReLU block (Sec. IV-A) mapping to the embedding space."""
     model = tiny_model()
+    nn = torch.nn
+    assert [type(m) for m in model.embed] == [nn.Conv2d, nn.BatchNorm2d, nn.ReLU, nn.Conv2d]
     assert len(model.sample_rounds) == 2
     for f_s in model.sample_rounds:
         assert [type(m) for m in f_s] == [torch.nn.Linear, torch.nn.BatchNorm1d, torch.nn.ReLU]

@@ -119,18 +119,19 @@ class SemiSupervisedPairs(Dataset):
 
 
 class MllcNet(nn.Module):
-    """The student: a segmentation network, an embedding head on its backbone features, and the
-    K rounds' ``f_C`` (2C -> C logits) and ``f_S`` (2e -> e, batch norm, ReLU: reference-details
-    (f)). Only ``segmentation`` is
-    saved as the checkpoint: evaluation uses it unchanged."""
+    """The student: a segmentation network, an embedding head on its backbone features
+    (Conv-BN-ReLU, then a 1 x 1 convolution to ``embed_dim``), and the K rounds' ``f_C``
+    (2C -> C logits) and ``f_S`` (2e -> e, batch norm, ReLU: reference-details (f)). Only
+    ``segmentation`` is saved as the checkpoint: evaluation uses it unchanged."""
 
     def __init__(self, segmentation: nn.Module, num_classes: int, embed_dim: int, rounds: int):
         super().__init__()
         self.segmentation = segmentation
         self.backbone = segmentation.backbone  # the training loop's lower learning rate
         channels = segmentation.backbone.out_channels
-        self.embed = nn.Sequential(
+        self.embed = nn.Sequential(  # Sec. IV-A: a Conv-BN-ReLU block, then to the 256-d space
             nn.Conv2d(channels, embed_dim, 1),
+            nn.BatchNorm2d(embed_dim),
             nn.ReLU(inplace=True),
             nn.Conv2d(embed_dim, embed_dim, 1),
         )
