@@ -175,7 +175,7 @@ def wsgcn_times(config, dataset, ids, images, graphs, inputs, feature_maps, args
         classes = list(dataset.labels(image_id))
         cams = np.stack([(mask == c).astype(np.float32) * 0.9 + 0.05 for c in classes])
         _, seconds = timed(partial_labels, image, cams, classes, background,
-                           seeds=settings["seeds"], crf=settings["crf"])  # fmt: skip
+                           seeds=settings["seeds"], crf=settings["seed_crf"])  # fmt: skip
         times["WSGCN partial labels (CRF)"].append(seconds)
     terms = Terms(True, True, settings["entropy_weight"], settings["laplacian_weight"],
                   settings["entropy_over"], settings["laplacian_on"])  # fmt: skip
@@ -189,7 +189,14 @@ def wsgcn_times(config, dataset, ids, images, graphs, inputs, feature_maps, args
     ]
     for name, kind_graphs in (("superpixels", graphs), ("pixel grid", grids)):
         pairs = [
-            laplacian_pairs(g.segments, g.edges, image, settings["sigma_rgb"], settings["sigma_xy"])
+            laplacian_pairs(
+                g.segments,
+                g.edges,
+                image,
+                settings["sigma_rgb"],
+                settings["sigma_xy"],
+                settings["xy_unit"],
+            )
             for g, image in zip(kind_graphs, images, strict=False)
         ]
         graph_inputs = []

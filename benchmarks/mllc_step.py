@@ -19,6 +19,7 @@ trains on a D_c batch and a D_n batch); the graphs add the rest.
 from __future__ import annotations
 
 import argparse
+import copy
 import math
 import resource
 import time
@@ -69,7 +70,8 @@ def main() -> None:
     images = [torch.rand(batch, 3, crop, crop) for _ in range(3)]
     masks = torch.randint(0, classes, (batch, crop, crop))
     allowed, no_extra = torch.ones(batch, classes, dtype=torch.bool), torch.full_like(masks, 255)
-    mllc_batch = (images[0], masks, images[1], images[2], allowed, no_extra)
+    inside = torch.ones(batch, crop, crop, dtype=torch.bool)
+    mllc_batch = (images[0], masks, images[1], images[2], allowed, no_extra, inside)
 
     def optimise(loss_of: Callable[[], torch.Tensor]) -> Callable[[], None]:
         def run() -> None:
@@ -87,28 +89,33 @@ def main() -> None:
         step = mllc_step(model, {**settings, "use_image_labels": False}, 0, graphs)
         rows.append((f"{name} step", optimise(lambda s=step: s(model, mllc_batch, device)[0])))
 
-    # The dual graphs on one batch's nodes: every pixel of the strong views at the head's stride.
+    # The dual graphs on one batch's nodes: every pixel of the strong views at the head's stride
+    # (the student's graph with its losses; the teacher's and the D_c nodes' add two forwards).
     stride = net["output_stride"]
-    nodes = batch * math.ceil(crop / stride) ** 2
+    cells = math.ceil(crop / stride) ** 2
+    nodes = batch * cells
     x_s = torch.randn(nodes, settings["embed_dim"], requires_grad=True)
     x_c = torch.randn(nodes, classes).mul(3).softmax(1).requires_grad_()
     prototypes = graph.Prototypes(classes, settings["embed_dim"], settings["prototype_momentum"])
     labels = x_c.argmax(1).detach()
     prototypes.update(x_s.detach(), labels)
+    banks = [copy.deepcopy(prototypes) for _ in range(settings["rounds"])]
+    node_images = torch.arange(batch).repeat_interleave(cells)
 
     def backward(make: Callable[[], torch.Tensor]) -> Callable[[], None]:
         return lambda: make().sum().backward()
 
     rows += [
         (f"dual graphs, {nodes} nodes", backward(
-            lambda: dual_graph_losses(model, prototypes, x_c.detach(), x_s, settings)[0])),
+            lambda: dual_graph_losses(model, banks, x_c.detach(), x_s, labels, node_images,
+                                      settings))),
         ("  kNN graph (one round)", backward(
             lambda: graph.knn_affinity(x_s.detach(), settings["knn"]) @ x_c)),
         ("  class-level product (one round)", backward(
             lambda: graph.class_graph_product(x_c.detach(), x_s))),
         ("  contrastive terms (one round)", backward(
             lambda: graph.contrastive_loss(x_s, labels, prototypes, settings["pair_weight"],
-                                           settings["temperature"]))),
+                                           settings["temperature"], node_images))),
     ]  # fmt: skip
     print(f"batch {batch}, crop {crop}, {net['backbone']}, amp {net['amp']}, "
           f"{args.threads} threads, median of {args.steps}")  # fmt: skip

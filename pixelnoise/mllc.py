@@ -130,17 +130,32 @@ class Prototypes:
         self.seen |= present
 
 
-def pairwise_affinity_loss(features: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """The first term of eq. 12, averaged over the ``n^2`` pairs: ``(s_ij - 1)^2`` for pairs of
-    the same label and ``s_ij^2`` otherwise, ``s_ij = v_i . v_j`` (unit vectors). Equal to
-    ``(||V^T V||_F^2 - 2 sum_c ||sum_{i in c} v_i||^2 + sum_c n_c^2) / n^2``: no pair matrix."""
-    n = features.shape[0]
+def _pair_sum(features: torch.Tensor, labels: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """Sum over all ordered pairs of ``(s_ij - 1)^2`` (same label) or ``s_ij^2`` (otherwise):
+    ``||V^T V||_F^2 - 2 sum_c ||sum_{i in c} v_i||^2 + sum_c n_c^2``, no pair matrix."""
     gram = features.T @ features
-    class_sums = torch.zeros(int(labels.max()) + 1, features.shape[1], dtype=features.dtype,
+    class_sums = torch.zeros(num_classes, features.shape[1], dtype=features.dtype,
                              device=features.device).index_add_(0, labels, features)  # fmt: skip
-    counts = torch.bincount(labels).to(features.dtype)
-    total = (gram * gram).sum() - 2 * (class_sums * class_sums).sum() + (counts * counts).sum()
-    return total / (n * n)
+    counts = torch.bincount(labels, minlength=num_classes).to(features.dtype)
+    return (gram * gram).sum() - 2 * (class_sums * class_sums).sum() + (counts * counts).sum()
+
+
+def pairwise_affinity_loss(
+    features: torch.Tensor, labels: torch.Tensor, images: torch.Tensor | None = None
+) -> torch.Tensor:
+    """The first term of eq. 12, averaged over the pairs of nodes *of one image* (``images``:
+    each node's image; ``Y_ij`` is defined within an image, so a pair from two images adds
+    nothing): ``(s_ij - 1)^2`` for pairs of the same label and ``s_ij^2`` otherwise, ``s_ij =
+    v_i . v_j`` (unit vectors). ``images=None``: all nodes are of one image."""
+    if images is None:
+        images = torch.zeros_like(labels)
+    num_classes = int(labels.max()) + 1
+    total, pairs = features.new_zeros(()), 0
+    for image in torch.unique(images):
+        mine = images == image
+        total = total + _pair_sum(features[mine], labels[mine], num_classes)
+        pairs += int(mine.sum()) ** 2
+    return total / pairs
 
 
 def prototype_loss(
@@ -158,11 +173,17 @@ def prototype_loss(
 
 
 def contrastive_loss(
-    features: torch.Tensor, labels: torch.Tensor, prototypes: Prototypes, lam: float, tau: float
+    features: torch.Tensor,
+    labels: torch.Tensor,
+    prototypes: Prototypes,
+    lam: float,
+    tau: float,
+    images: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Eq. 12: ``lam * pairwise + (1 - lam) * prototype`` on unit-normalised features."""
+    """Eq. 12: ``lam * pairwise + (1 - lam) * prototype`` on unit-normalised features (pairs
+    within each image of ``images``)."""
     unit = F.normalize(features, dim=1)
-    return lam * pairwise_affinity_loss(unit, labels) + (1 - lam) * prototype_loss(
+    return lam * pairwise_affinity_loss(unit, labels, images) + (1 - lam) * prototype_loss(
         unit, labels, prototypes, tau
     )
 

@@ -1,25 +1,39 @@
 """WSGCN's partial pseudo labels (Pan et al. Sec. 3.1): confident CAM pixels of each class as
 foreground seeds, confidently low CAM as background seeds, everything else ignored.
 
-The recipe follows the public WSGCN code (which takes IRNet's): the CAMs are refined by the
-dense CRF with a background plane ``(1 - max CAM) ** power`` at two powers. A low power makes
-the background strong, so a pixel the CRF still gives to an object is a confident foreground
-pixel; a high power makes it weak, so a pixel the CRF still gives to the background is a
-confident background pixel. Foreground seeds are further kept to the top ``fg_top_fraction`` of
-their class's CAM values above ``fg_min_cam``; background seeds need ``(1 - max CAM) **
-bg_power > bg_min``. A pixel that is both is ignored. Without a background class (MSRC-21) there
-is no background plane and no background seed: the CRF runs over the image's classes alone.
+The paper only says it follows PSA/IRNet; the recipe is the public code's (``compute_seg_label``,
+shared/papers/reference-details.md, WSGCN 1), at the CAMs' stride (``stride``: image and CAMs
+are area-downsampled, the labels nearest-upsampled back). Two score stacks put a background
+plane ``(1 - max CAM) ** power`` under the image's CAMs, and each goes through the seed CRF
+(``seed_crf``, the code's own settings):
 
-NumPy and the CRF only (no torch): the supervision source and the seed label maps use it.
+- at ``fg_power`` (4) the background plane is strong, so a pixel the CRF still gives to an
+  object is a foreground candidate, and one it gives to the background is *ignored*;
+- at ``bg_power`` (32) it is weak, so a pixel the CRF still gives to the background is
+  background (also over an object candidate, as in the code).
+
+A pixel is then ignored unless it is in its *sure region* -- for an object, where its CAM is the
+argmax of the ``bg_power`` stack and above ``fg_min_cam`` (within the top ``fg_top_fraction``);
+for the background, where the ``bg_power`` plane is the argmax and above ``bg_min`` -- and unless
+its CRF confidence (the top of the ``bg_power`` CRF's background and the ``fg_power`` CRF's
+objects) reaches ``confidence`` (0.8). A pixel the two CRFs dispute (background at ``fg_power``,
+an object at ``bg_power``) is therefore never a seed.
+
+Without a background class (MSRC-21) there is no background plane and neither stack: one CRF runs
+over the image's CAMs alone, and a pixel is a seed of its CRF class when that class is also its
+CAM argmax (the analogue of the two CRFs agreeing), it is in that class's sure region, and its
+CRF confidence reaches ``confidence``.
+
+NumPy, OpenCV and the CRF only (no torch): the supervision source and the seed label maps use it.
 
 >>> cams = np.zeros((2, 4, 6), np.float32)
 >>> cams[0, :, :3], cams[1, :, 3:] = 1.0, 0.8
 >>> cams[0, 0, 0] = 0.05            # below fg_min_cam: never a seed
 >>> image = np.zeros((4, 6, 3), np.uint8)
->>> settings = {"fg_top_fraction": 0.3, "fg_min_cam": 0.1, "fg_power": 4, "bg_power": 32,
-...             "bg_min": 0.8}
->>> crf = {"iterations": 5, "gaussian_sxy": 3, "gaussian_compat": 3, "bilateral_sxy": 50,
-...        "bilateral_srgb": 5, "bilateral_compat": 3}
+>>> settings = {"fg_top_fraction": 1.0, "fg_min_cam": 0.1, "fg_power": 4, "bg_power": 32,
+...             "bg_min": 0.8, "confidence": 0.8, "stride": 1}
+>>> crf = {"iterations": 5, "gaussian_sxy": 4, "gaussian_compat": 3, "bilateral_sxy": 20,
+...        "bilateral_srgb": 3, "bilateral_compat": 10}
 >>> seeds = partial_labels(image, cams, [3, 7], None, seeds=settings, crf=crf)
 >>> seeds[0].tolist()
 [255, 3, 3, 7, 7, 7]
@@ -29,15 +43,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import cv2
 import numpy as np
 
 from pixelnoise.crf import dense_crf
 from pixelnoise.metrics import VOID
-
-
-def _crf_winner(image: np.ndarray, planes: np.ndarray, crf: dict) -> np.ndarray:
-    """Index of the winning plane at each pixel after the CRF (planes: K x H x W scores)."""
-    return dense_crf(image, planes, **crf).argmax(axis=0)
 
 
 def top_fraction_mask(values: np.ndarray, fraction: float, minimum: float) -> np.ndarray:
@@ -53,6 +63,58 @@ def top_fraction_mask(values: np.ndarray, fraction: float, minimum: float) -> np
     return above & (values >= cut)
 
 
+def _sure_objects(cams: np.ndarray, winner: np.ndarray, seeds: dict, offset: int) -> np.ndarray:
+    """Where an object's CAM is the stack's argmax (``winner == k + offset``) and in the top
+    ``fg_top_fraction`` of its values above ``fg_min_cam`` there."""
+    sure = np.zeros(winner.shape, dtype=bool)
+    for k, cam in enumerate(cams):
+        mine = winner == k + offset
+        sure |= mine & top_fraction_mask(
+            np.where(mine, cam, 0.0), seeds["fg_top_fraction"], seeds["fg_min_cam"]
+        )
+    return sure
+
+
+def _downsampled(image: np.ndarray, cams: np.ndarray, stride: int):
+    """Image and CAMs at ``1 / stride`` of the size (area averages), as the code's stride-4."""
+    if stride == 1:
+        return image, cams
+    height, width = -(-image.shape[0] // stride), -(-image.shape[1] // stride)
+    small = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+    small_cams = np.stack(
+        [cv2.resize(c, (width, height), interpolation=cv2.INTER_AREA) for c in cams]
+    )
+    return np.ascontiguousarray(small), small_cams
+
+
+def stack_labels(
+    image: np.ndarray, cams: np.ndarray, background: bool, *, seeds: dict, crf: dict
+) -> np.ndarray:
+    """H x W plane indices (0: background when ``background``, else the first CAM; VOID:
+    ignored) of the recipe above, at the resolution of ``image`` and ``cams``."""
+    top = cams.max(axis=0)
+    if not background:
+        winner = cams.argmax(axis=0)
+        refined = dense_crf(image, cams, **crf) if len(cams) > 1 else np.ones_like(cams)
+        label = refined.argmax(axis=0)
+        keep = (label == winner) & _sure_objects(cams, winner, seeds, 0)
+        keep &= refined.max(axis=0) >= seeds["confidence"]
+        return np.where(keep, label, VOID)
+    low = 1.0 - top
+    weak_bg = np.concatenate([low[None] ** seeds["bg_power"], cams])
+    strong_bg = np.concatenate([low[None] ** seeds["fg_power"], cams])
+    refined_strong = dense_crf(image, strong_bg, **crf)
+    refined_weak = dense_crf(image, weak_bg, **crf)
+    label = refined_strong.argmax(axis=0)
+    label = np.where(label == 0, VOID, label)  # the strong plane's background: unsure
+    label = np.where(refined_weak.argmax(axis=0) == 0, 0, label)
+    winner = weak_bg.argmax(axis=0)
+    sure = _sure_objects(cams, winner, seeds, 1) | ((winner == 0) & (weak_bg[0] > seeds["bg_min"]))
+    confidence = np.maximum(refined_weak[0], refined_strong[1:].max(axis=0))
+    keep = sure & (confidence >= seeds["confidence"])
+    return np.where(keep, label, VOID)
+
+
 def partial_labels(
     image: np.ndarray,
     cams: np.ndarray,
@@ -65,38 +127,20 @@ def partial_labels(
     """H x W uint8 seeds: a class index on seed pixels, VOID elsewhere.
 
     ``cams``: K x H x W normalised CAMs (values in [0, 1]) of the image's ``classes``;
-    ``seeds``: ``fg_top_fraction``, ``fg_min_cam``, ``fg_power``, ``bg_power``, ``bg_min``;
-    ``crf``: the dense CRF's settings.
+    ``seeds``: the config's ``wsgcn.seeds``; ``crf``: the seed CRF's settings
+    (``wsgcn.seed_crf``).
     """
     cams = np.asarray(cams, dtype=np.float32)
     classes = np.asarray(classes, dtype=np.int64)
     if cams.ndim != 3 or len(cams) != len(classes) or len(classes) == 0:
         raise ValueError(f"need K x H x W CAMs for K >= 1 classes, got {cams.shape}, {classes}")
-    top = cams.max(axis=0)
-    strongest = cams.argmax(axis=0)
-    confident = np.zeros(top.shape, dtype=bool)
-    for k in range(len(classes)):
-        mine = strongest == k
-        confident |= mine & top_fraction_mask(
-            cams[k], seeds["fg_top_fraction"], seeds["fg_min_cam"]
-        )
-    labels = np.full(top.shape, VOID, np.uint8)
-    if background is None:
-        winner = _crf_winner(image, cams, crf) if len(classes) > 1 else strongest
-        agree = confident & (winner == strongest)
-        labels[agree] = classes[strongest[agree]]
-        return labels
-    low = 1.0 - top
-    strong_bg = np.concatenate([low[None] ** seeds["fg_power"], cams])
-    winner = _crf_winner(image, strong_bg, crf)
-    fg = confident & (winner == strongest + 1)
-    weak_bg = low ** seeds["bg_power"]
-    bg = (weak_bg > seeds["bg_min"]) & (
-        _crf_winner(image, np.concatenate([weak_bg[None], cams]), crf) == 0
-    )
-    labels[fg & ~bg] = classes[strongest[fg & ~bg]]
-    labels[bg & ~fg] = background
-    return labels
+    small_image, small_cams = _downsampled(np.asarray(image), cams, int(seeds["stride"]))
+    planes = stack_labels(small_image, small_cams, background is not None, seeds=seeds, crf=crf)
+    names = np.asarray([*([background] if background is not None else []), *classes], np.int64)
+    labels = np.full(planes.shape, VOID, np.uint8)
+    labels[planes != VOID] = names[planes[planes != VOID]]
+    height, width = cams.shape[1:]
+    return cv2.resize(labels, (width, height), interpolation=cv2.INTER_NEAREST)
 
 
 def image_partial_labels(run, cams, image_id: str, settings: dict) -> np.ndarray:
@@ -105,7 +149,7 @@ def image_partial_labels(run, cams, image_id: str, settings: dict) -> np.ndarray
     values, classes = cams.cams(image_id)
     image = run.dataset.read_image(image_id)
     return partial_labels(
-        image, values, classes, run.background, seeds=settings["seeds"], crf=settings["crf"]
+        image, values, classes, run.background, seeds=settings["seeds"], crf=settings["seed_crf"]
     )
 
 

@@ -9,14 +9,15 @@ spatial neighbours with WSGCN's colour and position affinity ``Phi`` (eq. 7):
 
 ``Phi_ij = exp(-||rgb_i - rgb_j||^2 / (2 sigma_rgb^2) - ||xy_i - xy_j||^2 / (2 sigma_xy^2))``
 
-with the nodes' mean colour in [0, 1] and centroids in grid units (the node spacing
-``sqrt(H W / N)``: a stride-4 grid's cells are 1 apart, as in the paper).
+with the nodes' mean colour in [0, 1] and centroids in the paper's grid units: the cells of
+its stride-4 grid, ``xy_unit`` = 4 pixels (``wsgcn.xy_unit``; ``None``: the node spacing
+``sqrt(H W / N)``, ~8 pixels at 1000 superpixels on MSRC-21's photos, which doubled sigma_2).
 
 >>> segments = np.array([[0, 0, 1, 1]])
 >>> image = np.array([[[0, 0, 0], [0, 0, 0], [255, 255, 255], [255, 255, 255]]], np.uint8)
->>> pairs, phi = laplacian_pairs(segments, np.zeros((0, 2), np.int64), image, 3 ** 0.5, 10.0)
+>>> pairs, phi = laplacian_pairs(segments, np.zeros((0, 2), np.int64), image, 3 ** 0.5, 10.0, 4)
 >>> pairs.tolist(), [round(float(v), 4) for v in phi]
-([[0, 1]], [0.6005])
+([[0, 1]], [0.6058])
 """
 
 from __future__ import annotations
@@ -47,9 +48,10 @@ ENTROPY_OVER = ("sum", "mean")
 
 
 def node_colours_and_positions(
-    segments: np.ndarray, image: np.ndarray, num_nodes: int
+    segments: np.ndarray, image: np.ndarray, num_nodes: int, xy_unit: float | None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Each node's mean RGB in [0, 1] and centroid (x, y) in units of the node spacing."""
+    """Each node's mean RGB in [0, 1] and centroid (x, y) in units of ``xy_unit`` pixels
+    (``None``: of the node spacing)."""
     flat = segments.ravel().astype(np.int64)
     count = np.maximum(np.bincount(flat, minlength=num_nodes), 1)[:, None]
     rgb = np.stack(
@@ -57,8 +59,8 @@ def node_colours_and_positions(
     )
     y, x = np.indices(segments.shape)
     xy = np.stack([np.bincount(flat, a.ravel(), num_nodes) for a in (x, y)], 1)
-    spacing = np.sqrt(segments.size / num_nodes)
-    return rgb / count, xy / count / spacing
+    unit = np.sqrt(segments.size / num_nodes) if xy_unit is None else xy_unit
+    return rgb / count, xy / count / unit
 
 
 def laplacian_pairs(
@@ -67,13 +69,14 @@ def laplacian_pairs(
     image: np.ndarray,
     sigma_rgb: float,
     sigma_xy: float,
+    xy_unit: float | None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The Laplacian's spatial neighbours (pixel-adjacent nodes, plus the graph's own edges:
     a grid's window) as sorted pairs ``i < j``, and ``Phi`` of each (eq. 7), float32."""
     num_nodes = int(segments.max()) + 1
     pairs = np.concatenate([adjacent_pairs(segments), np.asarray(edges).reshape(-1, 2)])
     pairs = np.unique(np.sort(pairs, axis=1), axis=0).reshape(-1, 2)
-    rgb, xy = node_colours_and_positions(segments, image, num_nodes)
+    rgb, xy = node_colours_and_positions(segments, image, num_nodes, xy_unit)
     colour = np.square(rgb[pairs[:, 0]] - rgb[pairs[:, 1]]).sum(1)
     place = np.square(xy[pairs[:, 0]] - xy[pairs[:, 1]]).sum(1)
     phi = np.exp(-colour / (2 * sigma_rgb**2) - place / (2 * sigma_xy**2))
@@ -208,7 +211,12 @@ def correct(method, inputs, ids: list[str], *, cfg: dict, seed: int, device: str
         allowed = inputs.run.allowed_classes(row["image_id"])
         graphs.append(GraphInput(graph.features, graph.edges, labels, allowed, graph.weights))
         p, f = laplacian_pairs(
-            graph.segments, graph.edges, image, settings["sigma_rgb"], settings["sigma_xy"]
+            graph.segments,
+            graph.edges,
+            image,
+            settings["sigma_rgb"],
+            settings["sigma_xy"],
+            settings["xy_unit"],
         )
         pairs.append(p)
         phi.append(f)

@@ -12,6 +12,7 @@ from test_graphs import smooth_random_image
 
 from pixelnoise.config import schema_defaults
 from pixelnoise.correction import gnn_options
+from pixelnoise.crf import dense_crf
 from pixelnoise.gnn import (
     GraphInput,
     TrainingChunk,
@@ -117,17 +118,43 @@ def test_phi_is_the_colour_and_position_kernel():
     segments = np.array([[0, 0, 1, 1], [2, 2, 3, 3]])
     image = np.zeros((2, 4, 3), np.uint8)
     image[:, 2:] = [255, 0, 0]
-    pairs, phi = laplacian_pairs(segments, np.zeros((0, 2), np.int64), image, 3**0.5, 10.0)
-    assert pairs.tolist() == [[0, 1], [0, 2], [1, 3], [2, 3]]
-    spacing = np.sqrt(8 / 4)  # node spacing: sqrt(H W / N)
-    centroids = np.array([[0.5, 0], [2.5, 0], [0.5, 1], [2.5, 1]]) / spacing
     rgb = np.array([[0, 0, 0], [1, 0, 0], [0, 0, 0], [1, 0, 0]], float)
-    for (i, j), value in zip(pairs, phi, strict=True):
-        expected = np.exp(
-            -np.square(rgb[i] - rgb[j]).sum() / (2 * 3)
-            - np.square(centroids[i] - centroids[j]).sum() / (2 * 100)
+    # Positions in the paper's grid units, stride-4 cells (eq. 7), whatever the node spacing.
+    for unit, pixels in ((SETTINGS["xy_unit"], 4.0), (None, np.sqrt(8 / 4))):
+        pairs, phi = laplacian_pairs(
+            segments, np.zeros((0, 2), np.int64), image, 3**0.5, 10.0, unit
         )
-        assert value == pytest.approx(expected, rel=1e-6)
+        assert pairs.tolist() == [[0, 1], [0, 2], [1, 3], [2, 3]]
+        centroids = np.array([[0.5, 0], [2.5, 0], [0.5, 1], [2.5, 1]]) / pixels
+        for (i, j), value in zip(pairs, phi, strict=True):
+            expected = np.exp(
+                -np.square(rgb[i] - rgb[j]).sum() / (2 * 3)
+                - np.square(centroids[i] - centroids[j]).sum() / (2 * 100)
+            )
+            assert value == pytest.approx(expected, rel=1e-6)
+
+
+def test_phi_counts_distance_in_stride_4_cells():
+    """Two superpixels whose centroids are 40 px apart (10 grid cells = sigma_2) on one colour:
+    Phi = exp(-1/2), however many superpixels the image has."""
+    segments = np.repeat(np.array([[0] * 40 + [1] * 40]), 4, axis=0)
+    image = np.zeros((4, 80, 3), np.uint8)
+    _, phi = laplacian_pairs(segments, np.zeros((0, 2), np.int64), image, 3**0.5, 10.0, 4)
+    assert phi.tolist() == pytest.approx([np.exp(-0.5)], rel=1e-6)
+
+
+def test_the_final_crf_gets_the_softmax_of_the_probabilities():
+    """The public code's CRF.py applies a softmax to the GCN's probabilities over the image's
+    classes before the CRF; the others stay 0."""
+    from pixelnoise.corrected_labels import softmax_over_allowed
+
+    assert SETTINGS["crf_unaries"] == "softmax"
+    probs = np.random.default_rng(0).dirichlet(np.ones(3), (4, 5)).transpose(2, 0, 1)
+    probs = np.concatenate([probs, np.zeros((1, 4, 5))]).astype(np.float32)
+    flat = softmax_over_allowed(probs, [0, 1, 2])
+    expected = np.exp(probs[:3]) / np.exp(probs[:3]).sum(0)
+    np.testing.assert_allclose(flat[:3], expected, rtol=1e-6)
+    assert (flat[3] == 0).all() and flat[:3].max() < probs[:3].max()
 
 
 def objective_for(graph: GraphInput, pairs, phi, background=None, **term_options):
@@ -232,8 +259,9 @@ def graphs_of_both_kinds() -> list[GraphInput]:
         labels[rng.choice(graph.num_nodes, graph.num_nodes // 4, replace=False)] = rng.choice(
             [0, 2, 3], graph.num_nodes // 4
         )
+        pairs = laplacian_pairs(graph.segments, graph.edges, image, 3**0.5, 10.0, 4)
         out.append((GraphInput(graph.features, graph.edges, labels, [0, 2, 3], graph.weights),
-                    laplacian_pairs(graph.segments, graph.edges, image, 3**0.5, 10.0)))  # fmt: skip
+                    pairs))  # fmt: skip
     return out
 
 
@@ -265,17 +293,77 @@ def test_top_fraction_keeps_the_strongest_values_above_the_minimum():
     assert not top_fraction_mask(np.zeros(5), 0.3, 0.1).any()
 
 
+#: The seed rule alone: zero CRF iterations leave the CRF's probabilities the normalised stack.
+BARE = {**SETTINGS["seeds"], "stride": 1}
+NO_CRF = {**SETTINGS["seed_crf"], "iterations": 0}
+
+
 def test_partial_labels_with_a_background_class():
     image = np.zeros((8, 12, 3), np.uint8)
     image[:, 6:] = 200
     cams = np.zeros((1, 8, 12), np.float32)
     cams[0, :, 6:] = np.linspace(0.5, 1.0, 6)  # the object, right half; the left is background
-    crf = {**SETTINGS["crf"], "iterations": 5}
-    seeds = partial_labels(image, cams, [4], background=0, seeds=SETTINGS["seeds"], crf=crf)
+    crf = {**SETTINGS["seed_crf"], "iterations": 5}
+    seeds = partial_labels(image, cams, [4], background=0, seeds=BARE, crf=crf)
     assert (seeds[:, :6] == 0).all()  # (1 - 0)^32 = 1 > 0.8: confident background
-    assert (seeds[:, 10:] == 4).all()  # the object's top 30 %
-    assert (seeds[:, 6:9] == VOID).all()  # weaker object pixels: ignored
+    assert (seeds[:, 6:] == 4).all()  # fg_top_fraction 1 (the code): the whole object
     assert set(np.unique(seeds)) <= {0, 4, VOID}
+
+
+def test_a_seed_needs_a_crf_confidence_of_0_8():
+    """The code's threshold4conf: a pixel in its class's sure region whose top CRF probability is
+    below 0.8 is ignored (two classes of nearly equal CAM), one above is a seed."""
+    image = np.zeros((4, 8, 3), np.uint8)
+    cams = np.zeros((2, 4, 8), np.float32)
+    cams[0, :, :4] = 0.9  # (1 - 0.9)^4 = 1e-4: probability ~1 for class 0
+    cams[0, :, 4:], cams[1, :, 4:] = 0.5, 0.45  # class 0 wins with probability 0.49
+    for background in (0, None):
+        seeds = partial_labels(image, cams, [3, 5], background, seeds=BARE, crf=NO_CRF)
+        assert (seeds[:, :4] == 3).all() and (seeds[:, 4:] == VOID).all()
+        argmax_only = {**BARE, "confidence": 0.0}  # the old rule: the CRF's argmax
+        seeds = partial_labels(image, cams, [3, 5], background, seeds=argmax_only, crf=NO_CRF)
+        assert (seeds[:, 4:] == 3).all()
+
+
+def test_pixels_the_two_crfs_dispute_are_ignored():
+    """CAM 0.15: background against (1 - 0.15)^4 = 0.52, the object against (0.85)^32 = 0.006.
+    The code ignores the fg_power CRF's background and takes only the bg_power CRF's, so the
+    pixel is no seed, even with the confidence rule off; CAM 0 is background, 0.9 the object."""
+    image = np.zeros((3, 9, 3), np.uint8)
+    cams = np.zeros((1, 3, 9), np.float32)
+    cams[0, :, 3:6], cams[0, :, 6:] = 0.15, 0.9
+    seeds = partial_labels(image, cams, [2], 0, seeds={**BARE, "confidence": 0.0}, crf=NO_CRF)
+    assert seeds[0].tolist() == [0] * 3 + [VOID] * 3 + [2] * 3
+
+
+def test_without_a_background_class_the_crf_must_agree_with_the_cam_argmax():
+    """MSRC-21's adapted rule: a pixel whose CRF class is not its CAM argmax is ignored."""
+    image = np.zeros((6, 12, 3), np.uint8)
+    image[:, 6:] = 255
+    cams = np.zeros((2, 6, 12), np.float32)
+    cams[0, :, :6], cams[1, :, 6:] = 1.0, 1.0
+    cams[0, :, 6], cams[1, :, 6] = 0.6, 0.5  # class 0 by CAM, on class 1's colour
+    crf = {**SETTINGS["seed_crf"], "iterations": 10, "bilateral_compat": 30}
+    refined = dense_crf(image, cams, **crf)
+    assert refined[:, :, 6].argmax(0).tolist() == [1] * 6  # the CRF flips column 6
+    seeds = partial_labels(image, cams, [1, 2], None, seeds={**BARE, "confidence": 0.0}, crf=crf)
+    assert (seeds[:, 6] == VOID).all()
+    assert (seeds[:, :6] == 1).all() and (seeds[:, 7:] == 2).all()
+
+
+def test_seeds_are_computed_at_the_cams_stride():
+    """stride 4: the image and CAMs are area-downsampled, so the seeds are constant on 4 x 4
+    blocks (nearest upsampling); at stride 1 they are per pixel."""
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 255, (16, 20, 3), dtype=np.uint8)
+    cams = rng.random((2, 16, 20)).astype(np.float32)
+    crf = SETTINGS["seed_crf"]
+    coarse = partial_labels(image, cams, [1, 2], 0, seeds={**BARE, "stride": 4}, crf=crf)
+    blocks = coarse.reshape(4, 4, 5, 4).transpose(0, 2, 1, 3).reshape(20, 16)
+    assert coarse.shape == (16, 20) and (blocks == blocks[:, :1]).all()
+    fine = partial_labels(image, cams, [1, 2], 0, seeds={**BARE, "confidence": 0.0}, crf=crf)
+    fine_blocks = fine.reshape(4, 4, 5, 4).transpose(0, 2, 1, 3).reshape(20, 16)
+    assert not (fine_blocks == fine_blocks[:, :1]).all()
 
 
 # --- registry --------------------------------------------------------------------------------

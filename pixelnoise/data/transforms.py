@@ -76,8 +76,11 @@ def random_scale_flip_crop(
     return np.ascontiguousarray(image), labels
 
 
-def photometric_jitter(rng: np.random.Generator, image: np.ndarray) -> np.ndarray:
-    """Colour jitter (brightness, contrast, saturation in [0.6, 1.4]), greyscale (p = 0.2) and
+def photometric_jitter(
+    rng: np.random.Generator, image: np.ndarray, jitter_probability: float = 1.0
+) -> np.ndarray:
+    """Colour jitter (brightness, contrast, saturation in [0.6, 1.4]; with probability
+    ``jitter_probability``, UniMatch's 0.8 for MLLC's strong view), greyscale (p = 0.2) and
     Gaussian blur (p = 0.5) of an H x W x 3 uint8 image: FixMatch's and MLLC's strong view. The
     geometry is untouched, so label maps and other views stay pixel-aligned.
 
@@ -87,11 +90,13 @@ def photometric_jitter(rng: np.random.Generator, image: np.ndarray) -> np.ndarra
     ((8, 8, 3), dtype('uint8'), True)
     """
     out = image.astype(np.float32)
-    out = out * rng.uniform(0.6, 1.4)  # brightness
-    mean = out.mean()
-    out = (out - mean) * rng.uniform(0.6, 1.4) + mean  # contrast
-    grey = out.mean(axis=2, keepdims=True)
-    out = (out - grey) * rng.uniform(0.6, 1.4) + grey  # saturation
+    # No draw at probability 1: the other stages' augmentations stay as they were.
+    if jitter_probability >= 1 or rng.random() < jitter_probability:
+        out = out * rng.uniform(0.6, 1.4)  # brightness
+        mean = out.mean()
+        out = (out - mean) * rng.uniform(0.6, 1.4) + mean  # contrast
+        grey = out.mean(axis=2, keepdims=True)
+        out = (out - grey) * rng.uniform(0.6, 1.4) + grey  # saturation
     if rng.random() < 0.2:
         out = np.repeat(out.mean(axis=2, keepdims=True), 3, axis=2)
     out = np.clip(out, 0, 255).astype(np.uint8)
