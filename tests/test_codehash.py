@@ -156,6 +156,7 @@ def test_the_repository_jobs_cover_their_own_code_only():
     assert "pixelnoise/crf.py" not in job_files("train_classifier.py")
     assert "pixelnoise/crf.py" not in job_files("score_pixels.py")  # no CRF in loss maps
     assert "pixelnoise/crf.py" not in job_files("build_graphs.py")
+    assert "pixelnoise/detect.py" not in job_files("train_classifier.py")  # θ is read in run_data
     network = job_files("train_segmentation.py", "cam", CHECKPOINT)
     assert {"pixelnoise/mllc.py", "pixelnoise/training/mllc.py"}.isdisjoint(network)
     assert "pixelnoise/training/segmentation.py" in network
