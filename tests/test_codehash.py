@@ -172,3 +172,9 @@ def test_the_repository_jobs_cover_their_own_code_only():
     crf_labels = job_files("pseudo_labels.py", "detect_gat_crf", LABEL_MAPS)
     assert {"pixelnoise/crf.py", "pixelnoise/corrected_labels.py"} <= crf_labels
     assert "pixelnoise/crf.py" not in job_files("pseudo_labels.py", "cam", LABEL_MAPS)
+
+
+def test_every_module_the_registry_names_exists():
+    index = CodeIndex(REPO)
+    for method in REGISTRY:
+        assert index.files([], [method.module, *method.uses]), method.key
