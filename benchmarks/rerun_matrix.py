@@ -52,6 +52,9 @@ def main() -> None:
         action="store_true",
         help="also edit the VOC-style dataset's files in place (restored exactly)",
     )
+    parser.add_argument(
+        "--kinds", default="code,config,data", help="which edits (comma-separated; default all)"
+    )
     args = parser.parse_args()
     run = args.run.resolve()
     configfiles = [c.resolve() for c in args.configfile]
@@ -74,7 +77,8 @@ def main() -> None:
         total_cpu = cpu_seconds(run, everything)
         print(f"| edit | jobs (of {len(everything)}) | CPU-s (of {total_cpu:.0f}) |")
         print("|---|---|---|")
-        for edit, planned in edit_plans(repository, run, configfiles, Path(scratch), data):
+        kinds = args.kinds.split(",")
+        for edit, planned in edit_plans(repository, run, configfiles, Path(scratch), data, kinds):
             print(f"| {edit} | {len(planned)} | {cpu_seconds(run, planned):.0f} |", flush=True)
 
 
