@@ -178,3 +178,25 @@ def test_every_module_the_registry_names_exists():
     index = CodeIndex(REPO)
     for method in REGISTRY:
         assert index.files([], [method.module, *method.uses]), method.key
+
+
+def test_a_source_loaded_by_name_is_declared_by_the_runs_it_supervises(monkeypatch):
+    import pixelnoise.partial_labels
+    from pixelnoise.supervision import SOURCES, SupervisionInputs
+
+    calls = []
+
+    def partial_labels(run, cams, image_id, settings):
+        calls.append(image_id)
+        return "seeds"
+
+    monkeypatch.setattr(pixelnoise.partial_labels, "image_partial_labels", partial_labels)
+    inputs = SupervisionInputs(
+        run="run", cams="cams", losses=None, theta=None, tau_bg=0.3, cfg={}, settings={}
+    )
+    assert SOURCES["wsgcn_seeds"].labels(inputs, "img") == "seeds" and calls == ["img"]
+    for name in REGISTRY.names(NODE_PROBABILITIES):
+        run = REGISTRY.get(name, NODE_PROBABILITIES)
+        declared = SOURCES[run.options["supervision"]].uses
+        assert set(declared) <= set(run.uses), name
+    assert "pixelnoise.partial_labels" in REGISTRY.get("wsgcn", NODE_PROBABILITIES).uses
