@@ -20,7 +20,7 @@ rule train_segmentation:
         settings=method_settings(CHECKPOINT, "method"),
         seed=repeat_seed,
         code=package_code("train_segmentation.py"),
-    threads: workflow.cores
+    threads: half_the_cores()  # two networks side by side: small nets scale poorly over threads
     resources:
         gpu=1,
     conda:
@@ -48,7 +48,7 @@ rule evaluate_segmentation:
         seed=repeat_seed,  # the trained network's seed, recorded in its row
         crf=config["crf"] if config["segment"]["evaluation"]["crf"] else None,
         code=package_code("evaluate_segmentation.py"),
-    threads: workflow.cores
+    threads: half_the_cores()  # mostly start-up (torch's import): two at a time
     resources:
         gpu=1,
     conda:
