@@ -23,9 +23,8 @@ import numpy as np
 from pixelnoise.arraystore import ArrayReader
 from pixelnoise.config import load_config
 from pixelnoise.data.palette import load_label_png
-from pixelnoise.detect import load_theta
 from pixelnoise.metrics import VOID
-from pixelnoise.run_data import RunData
+from pixelnoise.run_data import RunData, load_theta
 
 
 def main() -> None:

@@ -22,7 +22,6 @@ labels (quality) against the fraction kept (quantity) — the paper's Fig. 5.
 
 from __future__ import annotations
 
-import json
 import math
 import numbers
 import os
@@ -253,11 +252,6 @@ def plot_theta_curve(curve: pd.DataFrame, choice: dict, path: str | os.PathLike)
     with atomic_path(path) as tmp:
         # the temporary name ends in .tmp, so the format must be explicit
         fig.savefig(tmp, format="png")
-
-
-def load_theta(path: str) -> float:
-    with open(path) as handle:
-        return float(json.load(handle)["theta"])
 
 
 def labeller(method, inputs) -> Callable[[str], tuple[np.ndarray, bool]]:

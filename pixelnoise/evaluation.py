@@ -19,9 +19,9 @@ from pixelnoise.data.palette import save_label_png
 from pixelnoise.data.voc import VocDataset
 from pixelnoise.device import resolve_device
 from pixelnoise.errors import DatasetError
-from pixelnoise.inference import predict_labels
 from pixelnoise.metrics import METRICS_FILE, ConfusionMatrix
 from pixelnoise.models.checkpoints import load_segmentation
+from pixelnoise.prediction import predict_labels
 
 PREDICTIONS_DIR = "predictions"
 

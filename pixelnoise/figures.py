@@ -19,8 +19,8 @@ import numpy as np  # noqa: E402
 from pixelnoise.atomic import atomic_path  # noqa: E402
 from pixelnoise.data.palette import load_label_png, voc_palette  # noqa: E402
 from pixelnoise.device import resolve_device  # noqa: E402
-from pixelnoise.inference import predict_labels  # noqa: E402
 from pixelnoise.models.checkpoints import load_segmentation  # noqa: E402
+from pixelnoise.prediction import predict_labels  # noqa: E402
 from pixelnoise.run_data import RunData  # noqa: E402
 
 VOID_COLOUR = (255, 255, 255)

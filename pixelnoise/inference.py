@@ -1,5 +1,6 @@
-"""Dense prediction with a trained segmentation network: multi-scale + flip, optional CRF, and
-the clean model's log-probabilities with its backbone features (loss maps, graph features).
+"""Dense prediction with a trained segmentation network: multi-scale + flip probabilities (label
+maps, with the optional CRF: :mod:`pixelnoise.prediction`), and the clean model's
+log-probabilities with its backbone features (loss maps, graph features).
 
 >>> import numpy as np, torch
 >>> from pixelnoise.models.deeplab import SegmentationNet
@@ -18,7 +19,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from pixelnoise.crf import dense_crf
 from pixelnoise.data.transforms import resize_image, to_tensor
 from pixelnoise.threads import single_thread
 
@@ -62,20 +62,3 @@ def predict_probabilities(
             probs = F.softmax(logits, dim=1).mean(0)
             total = probs if total is None else total + probs
     return (total / len(scales)).cpu().numpy()
-
-
-def predict_labels(
-    model,
-    image: np.ndarray,
-    meta: dict,
-    *,
-    scales: Sequence[float] = (1.0,),
-    flip: bool = False,
-    crf: dict | None = None,
-    device: torch.device | str = "cpu",
-) -> np.ndarray:
-    """HxW uint8 class indices; ``crf`` (the config's ``crf`` section) refines them first."""
-    probs = predict_probabilities(model, image, meta, scales=scales, flip=flip, device=device)
-    if crf is not None:
-        probs = dense_crf(image, probs, **crf)
-    return probs.argmax(0).astype(np.uint8)

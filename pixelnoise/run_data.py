@@ -3,6 +3,7 @@ rule, and the artifacts a method consumes."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -70,6 +71,13 @@ class RunData:
         return cam_label_map(values, classes, self.background, tau_bg)
 
 
+def load_theta(path: str | Path) -> float:
+    """θ from select_theta's ``theta.json`` (read here, not in pixelnoise.detect, so that the
+    stages that read a run's data do not depend on the detection's code)."""
+    with open(path) as handle:
+        return float(json.load(handle)["theta"])
+
+
 @dataclass
 class MethodInputs:
     """What a method's implementation reads: the run's data, its consumed artifacts (registry
@@ -95,8 +103,6 @@ class MethodInputs:
 
     @cached_property
     def theta(self) -> float:
-        from pixelnoise.detect import load_theta
-
         return load_theta(self.paths("theta")[0])
 
     def files(self, key: str, suffix: str) -> dict[str, Path]:

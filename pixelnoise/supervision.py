@@ -10,6 +10,7 @@ NumPy only (no torch), so the registry that reads these declarations stays light
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -20,7 +21,6 @@ from pixelnoise.detect import clean_mask
 from pixelnoise.errors import ConfigError
 from pixelnoise.graphs import SuperpixelGraph, majority_vote
 from pixelnoise.metrics import VOID
-from pixelnoise.partial_labels import image_partial_labels
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,9 @@ class Source:
     consumes: tuple[str, ...]  # artifacts besides the graphs, as named in the registry
     reads_weak_masks: bool
     description: str
+    #: Modules the source loads by name (its correction runs' registry entries declare them
+    #: as ``uses``, so only those runs' code triggers cover them: pixelnoise/codehash.py).
+    uses: tuple[str, ...] = ()
 
 
 def _detected(inputs: SupervisionInputs, image_id: str) -> np.ndarray:
@@ -55,8 +58,12 @@ def _cam_seeds(inputs: SupervisionInputs, image_id: str) -> np.ndarray:
     return cam_seeds(values, classes, inputs.run.background, cfg["seed_fg"], cfg["seed_bg"])
 
 
+PARTIAL_LABELS = "pixelnoise.partial_labels"  # WSGCN's seeds, with the dense CRF
+
+
 def _wsgcn_seeds(inputs: SupervisionInputs, image_id: str) -> np.ndarray:
-    return image_partial_labels(inputs.run, inputs.cams, image_id, inputs.settings)
+    partial_labels = importlib.import_module(PARTIAL_LABELS)
+    return partial_labels.image_partial_labels(inputs.run, inputs.cams, image_id, inputs.settings)
 
 
 def _oracle(inputs: SupervisionInputs, image_id: str) -> np.ndarray:
@@ -85,6 +92,7 @@ SOURCES: dict[str, Source] = {
         ("cams",),
         reads_weak_masks=False,
         description="WSGCN's partial labels: CRF-refined confident CAM pixels (Pan et al.)",
+        uses=(PARTIAL_LABELS,),
     ),
     "oracle": Source(
         _oracle,

@@ -137,7 +137,7 @@ def test_full_gt_trains_on_every_train_mask(tmp_path):
 
 
 def test_crf_option_refines_predictions():
-    from pixelnoise.inference import predict_labels
+    from pixelnoise.prediction import predict_labels
 
     model = SegmentationNet(NET["backbone"], 2, NET["output_stride"], NET["head"]).eval()
     image = np.zeros((32, 32, 3), np.uint8)

@@ -56,6 +56,8 @@ class Method:
     ``stage``: the rule that produces it. ``module``: the module implementing it, imported only
     when a stage needs it. ``options``: family-specific settings (e.g. a correction run's
     supervision source and GNN). ``figure``: its column title in the qualitative grid, or None.
+    ``uses``: other modules its code loads by name (e.g. its supervision source's), which its
+    rerun trigger covers too (pixelnoise/codehash.py).
     """
 
     name: str
@@ -69,6 +71,7 @@ class Method:
     options: Mapping[str, object] = field(default_factory=dict)
     figure: str | None = None
     description: str = ""
+    uses: tuple[str, ...] = ()
 
     def __post_init__(self):
         if self.produces not in PRODUCTS:

@@ -56,6 +56,7 @@ def methods() -> Iterator[Method]:
             consumes=(graphs, *source.consumes),
             module="pixelnoise.wsgcn",
             reads_weak_masks=source.reads_weak_masks,
+            uses=source.uses,
             options={
                 "supervision": supervision,
                 "entropy": entropy,

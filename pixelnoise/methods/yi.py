@@ -56,6 +56,7 @@ def methods() -> Iterator[Method]:
             consumes=("graphs", *source.consumes),
             module=MODULES.get(gnn, "pixelnoise.correction"),
             reads_weak_masks=source.reads_weak_masks,
+            uses=source.uses,
             options={"supervision": supervision, "gnn": gnn},
             description=f"{gnn} on superpixel graphs from {source.description}",
         )

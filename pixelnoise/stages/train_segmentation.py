@@ -118,8 +118,9 @@ def train_semi_supervised(
 ) -> list[dict]:
     """MLLC (registry ``labels: mllc``): D_c's masks and D_n's images, plus a pseudo-label
     method's maps of D_n where the method consumes one (``mllc_yi``)."""
-    from pixelnoise.training.mllc import train_mllc  # torch-heavy: only MLLC jobs need it
-
+    # The registry's module (pixelnoise.training.mllc), loaded by name: only MLLC jobs import
+    # it, and only their code trigger covers it (pixelnoise/codehash.py).
+    train_mllc = spec.implementation().train_mllc
     weak = run.ids("weak")
     extra = None
     if spec.upstream():

@@ -9,6 +9,7 @@ rule train_classifier:
         dataset=DATASET,
         classifier=config["classifier"],
         seed=config["seed"],
+        data=data_reads("images:strong+weak"),
         code=package_code("train_classifier.py"),
     threads: half_the_cores()  # beside train_clean_model: small nets scale poorly over threads
     resources:
@@ -36,6 +37,7 @@ rule export_cams:
         scales=config["cam"]["scales"],
         flip=config["cam"]["flip"],
         shards=config["shards"],
+        data=data_reads("images:strong+weak"),  # of the shard
         code=package_code("export_cams.py"),
     threads: per_shard_threads()
     resources:
@@ -66,6 +68,7 @@ rule train_second_classifier:
         dataset=DATASET,
         classifier=config["second_classifier"],
         seed=config["seed"],
+        data=data_reads("images:strong+weak"),
         code=package_code("train_classifier.py"),
     threads: workflow.cores
     resources:
@@ -92,6 +95,7 @@ rule export_scale_cams:
         flip=config["cam"]["flip"],
         dataset=DATASET,
         shards=config["shards"],
+        data=data_reads("images:strong+weak"),  # of the shard
         code=package_code("export_cams.py"),
     threads: per_shard_threads()
     resources:

@@ -1,12 +1,11 @@
 # Shared values and input functions. Parameters reach rules through `params:` so that
 # Snakemake's rerun triggers see them; device and paths of logs do not (they change no result).
-# `params: code=package_code("<script>")` does the same for the package's source (see below).
+# `params: code=...` does the same for the package's source and `params: data=...` for the
+# dataset's files (see "Rerun triggers" below).
 
-import ast
-import hashlib
 from functools import cache
-from pathlib import Path
 
+from pixelnoise.codehash import CodeIndex, entries_digest
 from pixelnoise.methods import (
     CHECKPOINT,
     DC_ONLY,
@@ -87,22 +86,6 @@ def dataset_inputs(wildcards=None):
     return files
 
 
-def dataset_content():
-    """Size and modification time of every image and mask of a VOC-style dataset, hashed: a
-    rerun trigger of the manifest, so that an image or mask edited in place reruns everything
-    that reads the dataset. (Masks are only stat-ed here, never read.)"""
-    if DATASET["kind"] == "synthetic":  # a workflow output: tracked by Snakemake itself
-        return ""
-    digest = hashlib.sha256()
-    for folder in (DATASET["image_dir"], DATASET["mask_dir"]):
-        base = os.path.join(DATASET["root"], folder)
-        entries = sorted(os.scandir(base), key=lambda e: e.name) if os.path.isdir(base) else []
-        for entry in entries:
-            stat = entry.stat()
-            digest.update(f"{folder}/{entry.name}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
-    return digest.hexdigest()[:16]
-
-
 def method_label_dirs(method):
     """The shard directories of one method's pseudo labels."""
     return expand("results/pseudo_labels/{method}/shard{shard}", method=method, shard=SHARDS)
@@ -154,16 +137,6 @@ def method_inputs(produces, wildcard):
         return found
 
     return inputs
-
-
-def method_code(script, produces, wildcard):
-    """A rerun trigger: the code of the rule's script and of the method's own module."""
-
-    def code(wildcards):
-        method = REGISTRY.get(getattr(wildcards, wildcard), produces)
-        return package_code(script, method.module)
-
-    return code
 
 
 def method_crf(wildcards):
@@ -250,70 +223,65 @@ def figure_inputs(wildcards=None):
     return inputs
 
 
-# Snakemake's `code` trigger sees only the thin script in workflow/scripts/; the logic lives in
-# the package. A rule's `code` param is a hash of its script and of every package module the
-# script imports, directly or through other modules, so editing e.g. pixelnoise/gnn/train.py
-# reruns correct_labels and what follows, and nothing upstream. Parsed once per file (ms).
-PACKAGE = "pixelnoise"
-REPOSITORY = Path(workflow.basedir).resolve()
-
-
-def _module_file(name):
-    """The source file of module ``name`` of the package in this repository, or None."""
-    parts = name.split(".")
-    if parts[0] != PACKAGE:
-        return None
-    base = REPOSITORY.joinpath(*parts)
-    for path in (base.with_suffix(".py"), base / "__init__.py"):
-        if path.is_file():
-            return path
-    return None
-
-
-@cache
-def _imported_files(path):
-    """Package files that ``path`` imports (anywhere in it), with their parent packages."""
-    own = path.relative_to(REPOSITORY).with_suffix("").parts
-    names = set()
-    for node in ast.walk(ast.parse(path.read_bytes(), filename=str(path))):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            name = node.module or ""
-            if node.level:  # relative: from the package of `path`
-                name = ".".join([*own[: -node.level], *([name] if name else [])])
-            names.add(name)
-            names.update(f"{name}.{alias.name}" for alias in node.names)  # submodules
-    files = set()
-    for name in names:
-        parts = name.split(".")
-        for end in range(1, len(parts) + 1):  # importing a.b.c runs a and a.b too
-            found = _module_file(".".join(parts[:end]))
-            if found is not None:
-                files.add(found)
-    return frozenset(files)
+# Rerun triggers. Snakemake's `code` trigger sees only the thin script in workflow/scripts/; the
+# logic lives in the package. A rule's `code` param hashes its script, the modules the method
+# registry names for the job's method and the methods it is made from, the package modules they
+# import (transitively), and those registry entries, each module by its syntax tree without
+# docstrings (pixelnoise/codehash.py): a comment is no change, and editing e.g. pixelnoise/mllc.py
+# reruns MLLC's jobs only. A rule's `data` param fingerprints the dataset files it reads, by role
+# and shard (pixelnoise/data/fingerprints.py): a fixed val mask reruns the evaluations only.
+CODE = CodeIndex(workflow.basedir)
 
 
 @cache
 def package_code(script, *modules):
-    """A hash of workflow/scripts/``script``, the package ``modules`` named (a method's module,
-    which its stage imports by name) and every package module they (transitively) import."""
-    named = {module: _module_file(module) for module in modules}
-    missing = [module for module, path in named.items() if path is None]
-    if missing:
-        raise ValueError(f"the method registry names modules that do not exist: {missing}")
-    todo = [REPOSITORY / "workflow/scripts" / script, *named.values()]
-    seen = set()
-    while todo:
-        path = todo.pop()
-        if path not in seen:
-            seen.add(path)
-            todo.extend(_imported_files(path))
-    digest = hashlib.sha256()
-    for path in sorted(seen):
-        digest.update(path.relative_to(REPOSITORY).as_posix().encode() + b"\0")
-        digest.update(path.read_bytes() + b"\0")
-    return digest.hexdigest()[:16]
+    """A hash of workflow/scripts/``script``, the package ``modules`` named and what they import."""
+    return CODE.code_digest([os.path.join(workflow.basedir, "workflow/scripts", script)], modules)
+
+
+def method_code(script, produces, wildcard):
+    """A rerun trigger: the code of the rule's script and of the method's lineage (its module
+    and its upstream methods' modules), and the lineage's registry entries."""
+
+    def code(wildcards):
+        lineage = REGISTRY.lineage(getattr(wildcards, wildcard), produces)
+        modules = [module for m in lineage for module in (m.module, *m.uses)]
+        return f"{package_code(script, *modules)}-{entries_digest(lineage)}"
+
+    return code
+
+
+FINGERPRINTS = None
+if DATASET["kind"] == "voc":  # synthetic data is a workflow output, tracked by Snakemake itself
+    from pixelnoise.data.fingerprints import DatasetFingerprints
+
+    FINGERPRINTS = DatasetFingerprints(DATASET, config["split"], config["shards"])
+
+
+def data_reads(spec, weak_masks=None):
+    """A rerun trigger: fingerprints of the dataset files a job reads, as ``spec`` names them
+    (``"images:strong+weak;masks:strong"``, of the job's shard if it has one). With
+    ``weak_masks=(produces, wildcard)``, the weak masks too if the registry flags the job's
+    method as reading them (upper bounds only)."""
+
+    def data(wildcards):
+        if FINGERPRINTS is None:
+            return ""
+        reads = spec
+        if weak_masks is not None:
+            method = REGISTRY.get(getattr(wildcards, weak_masks[1]), weak_masks[0])
+            if method.reads_weak_masks or "weak_masks" in method.consumes:
+                reads += ";masks:weak"
+        shard = int(wildcards.shard) if hasattr(wildcards, "shard") else None
+        return FINGERPRINTS.reads(reads, shard)
+
+    return data
+
+
+def manifest_content(wildcards):
+    """The manifest's rerun trigger besides its inputs: every image's size (its header). A
+    function, so that it is read when the manifest's job is planned, not at every parse."""
+    return FINGERPRINTS.manifest() if FINGERPRINTS is not None else ""
 
 
 def half_the_cores():

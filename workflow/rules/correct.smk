@@ -15,6 +15,7 @@ rule build_graphs:
         graph=config["graph"],
         kind="superpixel",
         shards=config["shards"],
+        data=data_reads("images:weak"),  # of the shard
         code=package_code("build_graphs.py"),
     threads: per_shard_threads()
     resources:
@@ -42,6 +43,7 @@ rule build_grid_graphs:
         graph=config["grid_graph"],
         kind="grid",
         shards=config["shards"],
+        data=data_reads("images:weak"),  # of the shard
         code=package_code("build_graphs.py"),
     threads: per_shard_threads()
     resources:
@@ -69,6 +71,7 @@ rule correct_labels:
         settings=method_settings(NODE_PROBABILITIES, "run"),
         seed=config["seed"],
         shards=config["shards"],
+        data=data_reads("images:weak", weak_masks=(NODE_PROBABILITIES, "run")),
         code=method_code("correct_labels.py", NODE_PROBABILITIES, "run"),
     threads: 1  # the four runs fill the cores in parallel; one OpenMP team each avoids spinning
     resources:
@@ -94,6 +97,7 @@ rule pseudo_labels:
         crf=method_crf,
         settings=method_settings(LABEL_MAPS, "method"),
         shards=config["shards"],
+        data=data_reads("images:weak", weak_masks=(LABEL_MAPS, "method")),
         code=method_code("pseudo_labels.py", LABEL_MAPS, "method"),
     threads: 1  # label maps and the dense CRF run on one core: methods fill the cores in parallel
     conda:

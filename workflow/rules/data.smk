@@ -24,7 +24,7 @@ rule build_manifest:
     params:
         dataset=DATASET,
         split=config["split"],
-        content=dataset_content(),  # images and masks edited in place rerun the manifest
+        content=manifest_content,  # image sizes; masks are read by the stages that use them
         code=package_code("build_manifest.py"),
     conda:
         CONDA_ENV

@@ -13,6 +13,7 @@ rule train_clean_model:
         dataset=DATASET,
         clean_model=config["clean_model"],
         seed=config["seed"],
+        data=data_reads("images:strong;masks:strong"),
         code=package_code("train_clean_model.py"),
     threads: half_the_cores()  # runs beside train_classifier
     resources:
@@ -39,6 +40,7 @@ rule score_pixels:
         dataset=DATASET,
         tau_bg=config["cam"]["tau_bg"],
         shards=config["shards"],
+        data=data_reads("images:strong+weak"),  # of the shard
         code=package_code("score_pixels.py"),
     threads: per_shard_threads()
     resources:
@@ -67,6 +69,7 @@ rule select_theta:
         dataset=DATASET,
         tau_bg=config["cam"]["tau_bg"],
         detect=config["detect"],
+        data=data_reads("masks:strong"),
         code=package_code("select_theta.py"),
     conda:
         CONDA_ENV

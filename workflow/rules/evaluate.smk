@@ -15,6 +15,7 @@ rule cam_threshold_sweep:
     params:
         dataset=DATASET,
         sweep=config["cam"]["tau_bg_sweep"],
+        data=data_reads("masks:weak"),
         code=package_code("cam_threshold_sweep.py"),
     conda:
         CONDA_ENV
@@ -38,6 +39,7 @@ rule evaluate_pseudo_labels:
     params:
         dataset=DATASET,
         methods=METHODS,
+        data=data_reads("masks:weak"),
         code=package_code("evaluate_pseudo_labels.py"),
     conda:
         CONDA_ENV
@@ -60,6 +62,7 @@ rule qualitative_figure:
         stages=FIGURE_STAGES,
         images=SEGMENT["figure_images"],
         seed=config["seed"],
+        data=data_reads("images:weak;masks:weak"),
         code=package_code("qualitative_figure.py"),
     resources:
         gpu=1,

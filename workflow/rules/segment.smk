@@ -19,7 +19,8 @@ rule train_segmentation:
         network=config["segment"]["network"],
         settings=method_settings(CHECKPOINT, "method"),
         seed=repeat_seed,
-        code=package_code("train_segmentation.py"),
+        data=data_reads("images:strong+weak;masks:strong", weak_masks=(CHECKPOINT, "method")),
+        code=method_code("train_segmentation.py", CHECKPOINT, "method"),
     threads: workflow.cores
     resources:
         gpu=1,
@@ -47,7 +48,8 @@ rule evaluate_segmentation:
         evaluation=config["segment"]["evaluation"],
         seed=repeat_seed,  # the trained network's seed, recorded in its row
         crf=config["crf"] if config["segment"]["evaluation"]["crf"] else None,
-        code=package_code("evaluate_segmentation.py"),
+        data=data_reads("images:val;masks:val"),
+        code=method_code("evaluate_segmentation.py", CHECKPOINT, "method"),
     threads: workflow.cores
     resources:
         gpu=1,
