@@ -28,6 +28,8 @@ from pixelnoise.metrics import VOID, score_label_maps
 
 #: The value of ``cam.tau_bg`` that chooses τ on D_c.
 AUTO = "auto"
+#: Where a run records the choice and its D_c curve (relative to the working directory).
+CHOICE_PATH, CURVE_PATH = "results/cams/tau_bg.json", "results/cams/tau_bg_curve.csv"
 #: The rule, as recorded in the choice and stated by the report.
 RULE = "the tau of cam.tau_bg_sweep with the highest mIoU of CAM labels on D_c (ties: smaller)"
 
@@ -75,6 +77,11 @@ def resolve_tau_bg(setting: float | str, choice_paths: Sequence[str]) -> float |
             f"got {list(choice_paths)}"
         )
     return read_choice(choice_paths[0])["tau_bg"]
+
+
+def run_tau_bg(setting: float | str, workdir: str | Path = ".") -> float | None:
+    """The τ_bg a finished run in ``workdir`` applied (its choice, with ``auto``)."""
+    return resolve_tau_bg(setting, [str(Path(workdir, CHOICE_PATH))] if setting == AUTO else [])
 
 
 def read_choice(path: str | Path) -> dict:
