@@ -23,6 +23,7 @@ import pandas as pd
 
 from pixelnoise.arraystore import ArrayReader
 from pixelnoise.cam_labels import cam_labels
+from pixelnoise.data.voc import class_info
 from pixelnoise.errors import ConfigError
 from pixelnoise.metrics import VOID, score_label_maps
 
@@ -65,10 +66,22 @@ def choose_tau(curve: pd.DataFrame) -> float:
     return float(scored.loc[scored["miou"].idxmax(), "tau_bg"])
 
 
-def resolve_tau_bg(setting: float | str, choice_paths: Sequence[str]) -> float | None:
+def used(dataset_cfg: dict) -> bool:
+    """Whether the dataset has a background class, so that τ_bg applies; read from the config
+    and classes.json, before a synthetic dataset is generated (its classes have one)."""
+    background = dataset_cfg.get("background", "auto")
+    root = Path(dataset_cfg["root"])
+    if dataset_cfg.get("kind") == "synthetic" and not (root / "classes.json").is_file():
+        return background is not None  # "auto": the generator's background class
+    return class_info(root, dataset_cfg.get("classes"), background).background is not None
+
+
+def resolve_tau_bg(setting: float | str | None, choice_paths: Sequence[str]) -> float | None:
     """The τ_bg a job applies: the fixed ``cam.tau_bg``, or with ``auto`` the choice recorded
     in ``choice_paths`` (the rule's ``tau_bg`` input: choose_tau_bg's JSON); None when the
-    dataset has no background class (τ_bg unused)."""
+    dataset has no background class (τ_bg unused: the rules pass None)."""
+    if setting is None:
+        return None
     if setting != AUTO:
         return float(setting)
     if len(choice_paths) != 1:

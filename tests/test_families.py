@@ -244,11 +244,9 @@ def test_report_opens_with_recommendation_cam_errors_league_and_time(tmp_path):
         "theta": str(results / "theta.json"),
         "theta_curve": csv("curve.csv", [{"theta": 1.5, "accuracy": 0.9, "coverage": 0.5}]),
         "figure": str(results / "figures/qualitative.png"),
-        "tau_bg": [str(results / "tau_bg.json")],  # auto, without a background class
-        "tau_bg_curve": [csv("tau_bg_curve.csv", [{"tau_bg": 0.1, "images": 0, "miou": 0.0,
-                                                   "precision": 0.0, "coverage": 0.0}])],
+        "tau_bg": [],  # auto, without a background class: nothing to choose
+        "tau_bg_curve": [],
     }  # fmt: skip
-    (results / "tau_bg.json").write_text('{"tau_bg": null, "rule": "unused"}')
     text = write_report(
         out_path=str(results / "report.md"), inputs=inputs, config=config, workflow_dir=tmp_path
     )
@@ -268,7 +266,7 @@ def test_report_opens_with_recommendation_cam_errors_league_and_time(tmp_path):
         [SHARED, "", "1", "300", "290"],
         ["all", "", "2", "500", "680"],
     ]
-    assert "auto chose nothing: the dataset has no background class" in text
+    assert "cam.tau_bg is unused: the dataset has no background class" in text
     # Both families listed have a setting chosen on the weak masks (correct.epochs, the
     # classifier's crop size): their pseudo-label rows say so.
     rows = table_rows(text, "## Pseudo-label quality on the weak set D_n")

@@ -15,7 +15,7 @@ from pixelnoise.data.voc import VocDataset
 from pixelnoise.errors import ConfigError
 from pixelnoise.run_data import RunData
 from pixelnoise.stages.choose_tau_bg import choose_tau_bg
-from pixelnoise.tau_bg import AUTO, choose_tau, resolve_tau_bg, tau_curve
+from pixelnoise.tau_bg import AUTO, choose_tau, resolve_tau_bg, tau_curve, used
 
 H, W = 20, 24
 TRAIN = [f"t{k}" for k in range(8)]
@@ -136,3 +136,17 @@ def test_a_job_applies_the_fixed_value_or_the_recorded_choice(tmp_path):
     assert resolve_tau_bg(AUTO, [str(path)]) == 0.25
     with pytest.raises(ConfigError, match="cam.tau_bg: auto"):
         resolve_tau_bg(AUTO, [])
+
+
+def test_auto_applies_only_with_a_background_class(run, tmp_path):
+    """The workflow asks before planning: without a background class no choice is made and the
+    rules get None (no input, no trigger)."""
+    assert used({"kind": "voc", "root": str(run["root"])})
+    (run["root"] / "classes.json").write_text(
+        json.dumps({"classes": ["sky", "cat", "dog"], "background": None})
+    )
+    assert not used({"kind": "voc", "root": str(run["root"])})
+    assert used({"kind": "voc", "root": str(run["root"]), "classes": ["background", "cat"]})
+    not_generated = {"kind": "synthetic", "root": str(tmp_path / "later")}
+    assert used(not_generated) and not used({**not_generated, "background": None})
+    assert resolve_tau_bg(None, []) is None

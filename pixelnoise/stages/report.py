@@ -125,7 +125,8 @@ def write_report(
         tuned_on_scored_images(REGISTRY.get(m, LABEL_MAPS).family, settings)
         for m in pseudo["method"]
     ]
-    tau = TauBg.read(config["cam"]["tau_bg"], inputs)
+    has_background = VocDataset.from_config(config["dataset"]).classes.background is not None
+    tau = TauBg.read(config["cam"]["tau_bg"] if has_background else None, inputs)
     sweep = pd.read_csv(inputs["sweep"])
     history = pd.read_csv(inputs["classifier_history"])
     clean_history = pd.read_csv(inputs["clean_history"])
@@ -196,7 +197,7 @@ def write_report(
         markdown_table(pseudo[[c for c in SUMMARY_COLUMNS if c in pseudo]]),
         *unscored_note(pseudo, "weak", "Pseudo-label quality"),
         "",
-        *wsgcn_section(pseudo, VocDataset.from_config(dataset).classes.background is not None),
+        *wsgcn_section(pseudo, has_background),
         "## Segmentation network on val",
         "",
         "mIoU (%) and pixel accuracy of the final network trained on D_c + each method's pseudo",
@@ -258,20 +259,23 @@ def write_report(
 
 @dataclass
 class TauBg:
-    """The run's τ_bg: the fixed ``cam.tau_bg``, or ``auto``'s choice on D_c and its curve."""
+    """The run's τ_bg: the fixed ``cam.tau_bg``, or ``auto``'s choice on D_c and its curve;
+    ``setting`` None: the dataset has no background class (τ_bg unused, nothing chosen)."""
 
-    setting: float | str
+    setting: float | str | None
     choice: dict | None = None
     curve: pd.DataFrame | None = None
 
     @classmethod
     def read(cls, setting: float | str, inputs: dict) -> TauBg:
-        if setting != AUTO:
+        if setting is None or setting != AUTO:
             return cls(setting)
         return cls(setting, read_choice(one_path(inputs, "tau_bg")),
                    pd.read_csv(one_path(inputs, "tau_bg_curve")))  # fmt: skip
 
     def summary(self) -> str:
+        if self.setting is None:
+            return "unused (no background class)"
         if self.choice is None:
             return f"{self.setting} (fixed)"
         if self.choice["tau_bg"] is None:
@@ -280,6 +284,9 @@ class TauBg:
 
     def lines(self) -> list[str]:
         """The choice and its D_c curve (lines), or the fixed value."""
+        if self.setting is None:
+            return ["cam.tau_bg is unused: the dataset has no background class, so every pixel "
+                    "takes its strongest present class (and auto chooses nothing)."]  # fmt: skip
         if self.choice is None:
             return [f"cam.tau_bg is fixed at {self.setting} by the configuration."]
         if self.choice["tau_bg"] is None:

@@ -47,7 +47,8 @@ CLASSIFIER_CHECKPOINTS = {
 }
 # `cam.tau_bg: auto` (the default): choose_tau_bg picks τ_bg on D_c's masks and every job that
 # applies τ_bg reads its choice as an input (a new choice reruns them); a fixed value is a param.
-TAU_BG = config["cam"]["tau_bg"]
+# Without a background class τ_bg is unused: None, no choice, no trigger.
+TAU_BG = config["cam"]["tau_bg"] if tau_bg.used(DATASET) else None
 TAU_BG_CHOICE = [tau_bg.CHOICE_PATH] if TAU_BG == tau_bg.AUTO else []
 TAU_BG_CURVE = [tau_bg.CURVE_PATH] if TAU_BG == tau_bg.AUTO else []
 LOSS_STORES = expand("results/detect/losses/shard{shard}.zarr", shard=SHARDS)
