@@ -25,6 +25,7 @@ from pixelnoise.config import load_config
 from pixelnoise.data.palette import load_label_png
 from pixelnoise.metrics import VOID
 from pixelnoise.run_data import RunData, load_theta
+from pixelnoise.tau_bg import run_tau_bg
 
 
 def main() -> None:
@@ -42,6 +43,7 @@ def main() -> None:
     cams = ArrayReader(sorted(results.glob("cams/shard*.zarr")))
     losses = ArrayReader(sorted(results.glob("detect/losses/shard*.zarr")))
     theta = load_theta(results / "detect/theta.json")
+    tau = run_tau_bg(config["cam"]["tau_bg"])  # the run's choice, with `auto`
 
     def labels(method: str, image_id: str) -> np.ndarray:
         (path,) = results.glob(f"pseudo_labels/{method}/shard*/{image_id}.png")
@@ -53,7 +55,7 @@ def main() -> None:
         if not run.dataset.has_mask(image_id):
             continue
         truth = run.dataset.read_mask(image_id)
-        cam = run.cam_labels(cams, image_id, config["cam"]["tau_bg"])
+        cam = run.cam_labels(cams, image_id, tau)
         loss = losses[image_id][0].reshape(truth.shape)
         valid, objects = truth != VOID, (truth != VOID) & (truth != run.background)
         background = valid & ~objects

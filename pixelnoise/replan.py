@@ -168,6 +168,7 @@ CONFIG_EDITS = {
     "classifier.epochs": {"classifier": {"epochs": 3}},
     "second_classifier.epochs": {"second_classifier": {"epochs": 3}},
     "cam.tau_bg": {"cam": {"tau_bg": 0.25}},
+    "cam.tau_bg_sweep": {"cam": {"tau_bg_sweep": [0.05, 0.1]}},
     "clean_model.epochs": {"clean_model": {"epochs": 4}},
     "detect.min_accuracy": {"detect": {"min_accuracy": 0.8}},
     "graph.n_segments": {"graph": {"n_segments": 120}},

@@ -55,3 +55,11 @@ def method_artifacts(inputs) -> dict[str, list[str]]:
         artifact_key(name): [value] if isinstance(value, str) else [str(v) for v in value]
         for name, value in inputs.items()
     }
+
+
+def rule_tau_bg(smk) -> float | None:
+    """The τ_bg a job applies: ``cam.tau_bg`` (its ``tau_bg`` param) if fixed, or with ``auto``
+    the choice on D_c (its ``tau_bg`` input); None without a background class."""
+    from pixelnoise.tau_bg import resolve_tau_bg
+
+    return resolve_tau_bg(smk.params.tau_bg, [str(p) for p in smk.input.get("tau_bg", [])])

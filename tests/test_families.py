@@ -244,6 +244,8 @@ def test_report_opens_with_recommendation_cam_errors_league_and_time(tmp_path):
         "theta": str(results / "theta.json"),
         "theta_curve": csv("curve.csv", [{"theta": 1.5, "accuracy": 0.9, "coverage": 0.5}]),
         "figure": str(results / "figures/qualitative.png"),
+        "tau_bg": [],  # auto, without a background class: nothing to choose
+        "tau_bg_curve": [],
     }  # fmt: skip
     text = write_report(
         out_path=str(results / "report.md"), inputs=inputs, config=config, workflow_dir=tmp_path
@@ -264,6 +266,13 @@ def test_report_opens_with_recommendation_cam_errors_league_and_time(tmp_path):
         [SHARED, "", "1", "300", "290"],
         ["all", "", "2", "500", "680"],
     ]
+    assert "cam.tau_bg is unused: the dataset has no background class" in text
+    # Both families listed have a setting chosen on the weak masks (correct.epochs, the
+    # classifier's crop size): their pseudo-label rows say so.
+    rows = table_rows(text, "## Pseudo-label quality on the weak set D_n")
+    assert [(r[0], r[-1]) for r in rows] == [("cam", "True"), ("detect_gat_crf", "True")]
+    tuned = table_rows(text, "## Tuned settings and where they were chosen")
+    assert ["cam.tau_bg", "auto", "D_c (auto)"] == tuned[0][:3]
     assert (results / "report.md").read_text() == text
 
 

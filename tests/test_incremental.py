@@ -88,13 +88,18 @@ AFTER_CORRECTION = {*CORRECTIONS, *pseudo_labels(GNN_METHODS),
                     *downstream_of_pseudo_labels(GNN_METHODS)}  # fmt: skip
 AFTER_THETA = {"select_theta", *CORRECTIONS, *pseudo_labels(METHODS[1:]),
                *downstream_of_pseudo_labels(METHODS[1:])}  # fmt: skip
-AFTER_CAMS = {
-    job("export_cams", shard=0),
+# Every job that applies τ_bg, and what follows: with `cam.tau_bg: auto` they read its choice.
+AFTER_TAU_BG = {
     job("score_pixels", shard=0),
-    "cam_threshold_sweep",
     *AFTER_THETA,
     *pseudo_labels(METHODS),
     *downstream_of_pseudo_labels(METHODS),
+}
+AFTER_CAMS = {
+    job("export_cams", shard=0),
+    "choose_tau_bg",  # τ_bg chosen on D_c's CAMs
+    "cam_threshold_sweep",
+    *AFTER_TAU_BG,
 }
 AFTER_CLEAN_MODEL = {
     "train_clean_model",
@@ -143,8 +148,11 @@ EXPECTED = {
     "`split.seed`": EVERYTHING - {"generate_dataset"},
     "`classifier.epochs`": {"train_classifier", *AFTER_CAMS},
     "`second_classifier.epochs`": REPORT,  # no Fan et al. method
-    # Applied where CAM labels are read: not the CAMs themselves, nor the τ sweep.
-    "`cam.tau_bg`": AFTER_CAMS - {job("export_cams", shard=0), "cam_threshold_sweep"},
+    # From auto to a fixed value: applied where CAM labels are read, not the CAMs themselves,
+    # nor the weak-set τ sweep (an evaluation); no choice to make any more.
+    "`cam.tau_bg`": AFTER_TAU_BG,
+    # auto chooses among the sweep, so the choice and all that applies it; the weak-set sweep.
+    "`cam.tau_bg_sweep`": {"choose_tau_bg", "cam_threshold_sweep", *AFTER_TAU_BG},
     "`clean_model.epochs`": AFTER_CLEAN_MODEL,
     # θ's readers: not camseeds_gat (CAM seeds, no detection), unlike detect.py's code above.
     "`detect.min_accuracy`": AFTER_THETA
@@ -166,7 +174,8 @@ EXPECTED = {
         "report",
         "all",
     },
-    "a D_c mask": AFTER_CLEAN_MODEL,
+    # The clean model, and τ_bg's choice on D_c with all that applies it.
+    "a D_c mask": {*AFTER_CLEAN_MODEL, "choose_tau_bg", *AFTER_TAU_BG},
     # Read by evaluation and the oracle correction only (an upper bound, flagged).
     "a weak mask": {
         "cam_threshold_sweep",
@@ -276,7 +285,7 @@ def test_data_edits(voc_run, tmp_path):
 
 
 # --- README.md: the matrix as a table ------------------------------------------------------
-ORDER = ["generate_dataset", "build_manifest", "train_classifier", "export_cams",
+ORDER = ["generate_dataset", "build_manifest", "train_classifier", "export_cams", "choose_tau_bg",
          "train_clean_model", "score_pixels", "select_theta", "cam_threshold_sweep",
          "build_graphs", "correct_labels", "pseudo_labels", "evaluate_pseudo_labels",
          "train_segmentation", "evaluate_segmentation", "gather_segmentation_metrics",

@@ -13,6 +13,7 @@ LIGHT_STAGES = [
     "pixelnoise.corrected_labels",  # label maps and the dense CRF
     "pixelnoise.stages.evaluate_pseudo_labels",
     "pixelnoise.stages.cam_threshold_sweep",
+    "pixelnoise.stages.choose_tau_bg",
     "pixelnoise.stages.select_theta",
     "pixelnoise.stages.build_manifest",
     "pixelnoise.stages.report",

@@ -11,6 +11,7 @@ from pixelnoise.config import load_config
 from pixelnoise.errors import ConfigError, PixelnoiseError
 from pixelnoise.graphs import SuperpixelGraph, build_graph, segment_means
 from pixelnoise.node_features import node_features
+from pixelnoise.tau_bg import run_tau_bg
 
 V = 255
 
@@ -100,7 +101,7 @@ def test_a_correction_run_reads_the_chosen_features(finished_run, tmp_path, monk
         out = tmp_path / "_".join(kinds)
         correct_labels(run_name="detect_gat", manifest_path=str(results / "data/manifest.csv"),
                        dataset_cfg=config["dataset"], artifacts=artifacts,
-                       tau_bg=config["cam"]["tau_bg"],
+                       tau_bg=run_tau_bg(config["cam"]["tau_bg"]),
                        cfg={**config["correct"], "node_features": kinds}, out_dir=str(out),
                        shard=0, shards=1, seed=config["seed"], device="cpu")  # fmt: skip
         outputs[len(kinds)] = {p.name: np.load(p)["node_probs"] for p in out.glob("*.npz")}

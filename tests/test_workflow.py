@@ -43,12 +43,19 @@ def test_run_writes_report_and_metrics(finished_run):
     assert table["reads_weak_masks"].tolist() == [False] * 6 + [True]
     sweep = pd.read_csv(results / "metrics/cam_tau_sweep.csv")
     assert sweep["tau_bg"].tolist() == [0.05, 0.2]
+    # cam.tau_bg: auto chose among the same sweep on D_c, and the report states the choice
+    choice = json.loads((results / "cams/tau_bg.json").read_text())
+    curve = pd.read_csv(results / "cams/tau_bg_curve.csv")
+    assert choice["tau_bg"] in (0.05, 0.2) and curve["tau_bg"].tolist() == [0.05, 0.2]
+    assert choice["miou"] == pytest.approx(curve["miou"].max(), abs=1e-3)
     theta = json.loads((results / "detect/theta.json").read_text())
     assert theta["theta"] > 0 and 0 < theta["coverage"] <= 1
     assert (results / "detect/theta_curve.png").stat().st_size > 1000
     report = (results / "report.md").read_text()
     assert "| detect_gat_crf " in report and "Time and memory per rule" in report
     assert "theta =" in report
+    assert f"auto chose **τ_bg = {choice['tau_bg']:g}**" in report
+    assert "## Tuned settings and where they were chosen" in report
     for rule in ("train_classifier", "export_cams", "train_clean_model", "correct_labels"):
         assert rule in report
     assert (finished_run / "logs/train_classifier.log").stat().st_size > 0
@@ -195,6 +202,10 @@ def test_segmentation_table_and_report_match_the_csvs(finished_run):
     assert [(r[0], float(r[2])) for r in rows] == [
         (m, round(v, 2)) for m, v in zip(pseudo["method"], pseudo["miou"], strict=True)
     ]
+    # The tiny config sets its own classifier crop and GNN epochs, the default's two settings
+    # chosen on weak masks that shape Yi et al.'s family: no row was tuned on its images.
+    assert [r[-1] for r in rows] == ["False"] * len(pseudo)
+    assert "- yi: no setting chosen on the scored images" in report
     assert "## What this run shows" in report and "Best segmentation network" in report
     # The opening: the recommendation (single trainings: none), the kind of CAM error, the
     # league table of the networks that do not read weak masks, the time per family.

@@ -136,6 +136,22 @@ def load_classes(path: Path, background: int | None | str = "auto") -> ClassInfo
         raise DatasetError(f"invalid class list {path}: {exc}") from exc
 
 
+def class_info(
+    root: Path, class_names: list[str] | None, background: int | None | str
+) -> ClassInfo:
+    """The classes of a dataset: ``dataset.classes`` (with ``dataset.background``) if given,
+    else ``<root>/classes.json``."""
+    if class_names is None:
+        return load_classes(Path(root) / "classes.json", background)
+    bg = background
+    if bg == "auto":
+        bg = class_names.index("background") if "background" in class_names else None
+    try:
+        return ClassInfo(tuple(class_names), bg)
+    except ValueError as exc:
+        raise ConfigError(f"dataset.classes / dataset.background: {exc}") from exc
+
+
 class VocDataset:
     """Images, masks, splits and image-level labels of a VOC-style tree (see module doc)."""
 
@@ -159,16 +175,7 @@ class VocDataset:
         self.mask_dir = self.root / mask_dir
         self.labels_source = labels_source
         self.labels_file = self.root / labels_file
-        if class_names is not None:
-            bg = background
-            if bg == "auto":
-                bg = class_names.index("background") if "background" in class_names else None
-            try:
-                self.classes = ClassInfo(tuple(class_names), bg)
-            except ValueError as exc:
-                raise ConfigError(f"dataset.classes / dataset.background: {exc}") from exc
-        else:
-            self.classes = load_classes(self.root / "classes.json", background)
+        self.classes = class_info(self.root, class_names, background)
         self._csv: dict[str, str] | None = None
         self._xml: dict[str, tuple[int, ...]] = {}
 

@@ -6,6 +6,7 @@ import datetime
 import hashlib
 import json
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -13,11 +14,14 @@ import pandas as pd
 from pixelnoise.atomic import atomic_path, write_text
 from pixelnoise.cam_errors import cam_error_sentence
 from pixelnoise.comparison import headline, league_table, recommendation, side_by_side
+from pixelnoise.config import load_config
 from pixelnoise.data.manifest import read_manifest
 from pixelnoise.data.voc import VocDataset
 from pixelnoise.family_time import NOT_LISTED, SHARED, family_times, run_methods
 from pixelnoise.methods import CHECKPOINT, LABEL_MAPS, REGISTRY, wsgcn
 from pixelnoise.methods.upper_bounds import left_out_note
+from pixelnoise.provenance import run_settings, tuned_on_scored_images, weak_keys
+from pixelnoise.tau_bg import AUTO, read_choice
 
 SUMMARY_COLUMNS = [
     "method",
@@ -30,6 +34,7 @@ SUMMARY_COLUMNS = [
     "wrong_class",
     "cam_fallbacks",
     "reads_weak_masks",
+    "tuned_on_scored_images",
 ]
 
 
@@ -115,6 +120,13 @@ def write_report(
     manifest = read_manifest(inputs["manifest"])
     roles = manifest["role"].value_counts()
     pseudo = pd.read_csv(inputs["pseudo_labels"])
+    settings = run_settings(config, load_config())
+    pseudo["tuned_on_scored_images"] = [
+        tuned_on_scored_images(REGISTRY.get(m, LABEL_MAPS).family, settings)
+        for m in pseudo["method"]
+    ]
+    has_background = VocDataset.from_config(config["dataset"]).classes.background is not None
+    tau = TauBg.read(config["cam"]["tau_bg"] if has_background else None, inputs)
     sweep = pd.read_csv(inputs["sweep"])
     history = pd.read_csv(inputs["classifier_history"])
     clean_history = pd.read_csv(inputs["clean_history"])
@@ -162,13 +174,14 @@ def write_report(
         f"{config['classifier']['output_stride']}), {len(history)} epochs, final loss "
         f"{history['loss'].iloc[-1]:.4f}",
         f"- CAM: scales {config['cam']['scales']}, flip {config['cam']['flip']}, "
-        f"tau_bg {config['cam']['tau_bg']}",
+        f"tau_bg {tau.summary()}",
         f"- clean model: {config['clean_model']['backbone']} + {config['clean_model']['head']} "
         f"on D_c, {len(clean_history)} epochs, final loss {clean_history['loss'].iloc[-1]:.4f}",
         f"- graphs: SLIC with {config['graph']['n_segments']} superpixels; GNN backend "
         f"{config['correct']['backend']}, mode {config['correct']['mode']}",
         *left_out_note(skipped or {}),
         "",
+        *tuned_settings_section(settings, pseudo, tau),
         "## Pseudo-label quality on the weak set D_n",
         "",
         "mIoU (%) over the pixels a method labels; precision: fraction of labelled pixels that",
@@ -177,12 +190,14 @@ def write_report(
         "missed_fg, an object labelled background; false_fg, background labelled an object;",
         "wrong_class, an object labelled as another. cam_fallbacks: images without any",
         "supervised superpixel, which keep their CAM labels. Rows with reads_weak_masks = True",
-        "use ground truth of weak images (oracle upper bounds).",
+        "use ground truth of weak images (oracle upper bounds). Rows with",
+        "tuned_on_scored_images = True belong to a family with a setting chosen on these",
+        "images' masks (the section on tuned settings names them): mildly optimistic.",
         "",
         markdown_table(pseudo[[c for c in SUMMARY_COLUMNS if c in pseudo]]),
         *unscored_note(pseudo, "weak", "Pseudo-label quality"),
         "",
-        *wsgcn_section(pseudo, VocDataset.from_config(dataset).classes.background is not None),
+        *wsgcn_section(pseudo, has_background),
         "## Segmentation network on val",
         "",
         "mIoU (%) and pixel accuracy of the final network trained on D_c + each method's pseudo",
@@ -228,7 +243,7 @@ def write_report(
         "",
         markdown_table(per_class(pseudo)),
         "",
-        "## CAM background threshold sweep (tau_bg)",
+        "## CAM background threshold sweep on D_n (tau_bg; an evaluation: reads weak masks)",
         "",
         markdown_table(sweep[["tau_bg", "miou", "precision", "coverage"]], floatfmt=".3f"),
         "",
@@ -240,6 +255,87 @@ def write_report(
     text = "\n".join(lines)
     write_text(out_path, text)
     return text
+
+
+@dataclass
+class TauBg:
+    """The run's τ_bg: the fixed ``cam.tau_bg``, or ``auto``'s choice on D_c and its curve;
+    ``setting`` None: the dataset has no background class (τ_bg unused, nothing chosen)."""
+
+    setting: float | str | None
+    choice: dict | None = None
+    curve: pd.DataFrame | None = None
+
+    @classmethod
+    def read(cls, setting: float | str, inputs: dict) -> TauBg:
+        if setting is None or setting != AUTO:
+            return cls(setting)
+        return cls(setting, read_choice(one_path(inputs, "tau_bg")),
+                   pd.read_csv(one_path(inputs, "tau_bg_curve")))  # fmt: skip
+
+    def summary(self) -> str:
+        if self.setting is None:
+            return "unused (no background class)"
+        if self.choice is None:
+            return f"{self.setting} (fixed)"
+        if self.choice["tau_bg"] is None:
+            return "auto: unused (no background class)"
+        return f"auto: {self.choice['tau_bg']:g} (chosen on D_c)"
+
+    def lines(self) -> list[str]:
+        """The choice and its D_c curve (lines), or the fixed value."""
+        if self.setting is None:
+            return ["cam.tau_bg is unused: the dataset has no background class, so every pixel "
+                    "takes its strongest present class (and auto chooses nothing)."]  # fmt: skip
+        if self.choice is None:
+            return [f"cam.tau_bg is fixed at {self.setting} by the configuration."]
+        if self.choice["tau_bg"] is None:
+            return ["cam.tau_bg: auto chose nothing: the dataset has no background class, "
+                    "so every pixel takes its strongest present class (τ_bg unused)."]  # fmt: skip
+        return [
+            f"cam.tau_bg: auto chose **τ_bg = {self.choice['tau_bg']:g}** by the rule "
+            f"\"{self.choice['rule']}\": CAM-label mIoU {self.choice['miou']:.2f} on the "
+            f"{self.choice['strong_images']} D_c images (`results/cams/tau_bg.json`). The curve "
+            "on D_c:",
+            "",
+            markdown_table(self.curve[["tau_bg", "miou", "precision", "coverage"]],
+                           floatfmt=".3f"),  # fmt: skip
+        ]
+
+
+def one_path(inputs: dict, name: str) -> str:
+    value = inputs.get(name)
+    paths = [value] if isinstance(value, str) else list(value or [])
+    if len(paths) != 1:
+        raise ValueError(f"report: cam.tau_bg is auto but its input {name!r} is {value!r}")
+    return str(paths[0])
+
+
+def tuned_settings_section(settings: list[dict], pseudo: pd.DataFrame, tau: TauBg) -> list[str]:
+    """The run's tuned settings with where each was chosen (pixelnoise/provenance.py), the
+    τ_bg choice, and which pseudo-label families could have been tuned on the scored images."""
+    table = pd.DataFrame(settings)
+    table["value"] = [str(v) for v in table["value"]]
+    families = {REGISTRY.get(m, LABEL_MAPS).family for m in pseudo["method"]}
+    tuned = {f: weak_keys(f, settings) for f in sorted(families)}
+    return [
+        "## Tuned settings and where they were chosen",
+        "",
+        "Settings whose value was picked by comparing results (pixelnoise/provenance.py;",
+        "docs/benchmarks.md has the evidence). paper, D_c (auto), val (segmentation networks)",
+        "and a priori are choices a user repeats on their own data; D_n weak masks means the",
+        "value was picked on the weak images' masks, the pixels the pseudo-label table scores,",
+        "and is to be re-chosen on D_c. \"this run's config\": a value this run set itself.",
+        "Every family's settings are listed, whether or not this run has its methods.",
+        "",
+        markdown_table(table[["key", "value", "chosen_on", "families", "evidence"]]),
+        "",
+        *tau.lines(),
+        "",
+        *(f"- {f}: tuned on the scored images through {', '.join(keys)}" if keys
+          else f"- {f}: no setting chosen on the scored images" for f, keys in tuned.items()),
+        "",
+    ]  # fmt: skip
 
 
 def family_time_section(

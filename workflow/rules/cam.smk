@@ -52,6 +52,31 @@ rule export_cams:
         "../scripts/export_cams.py"
 
 
+rule choose_tau_bg:
+    # `cam.tau_bg: auto`: τ_bg chosen on D_c's CAMs and masks (pixelnoise/tau_bg.py states the
+    # rule); reads no weak or val mask. The weak-set sweep (cam_threshold_sweep) only evaluates.
+    input:
+        dataset_inputs(),
+        manifest="results/data/manifest.csv",
+        cams=CAM_STORES,
+    output:
+        choice=tau_bg.CHOICE_PATH,
+        curve=tau_bg.CURVE_PATH,
+    params:
+        dataset=DATASET,
+        sweep=config["cam"]["tau_bg_sweep"],
+        data=data_reads("masks:strong"),
+        code=package_code("choose_tau_bg.py"),
+    conda:
+        CONDA_ENV
+    log:
+        "logs/choose_tau_bg.log",
+    benchmark:
+        "results/benchmarks/choose_tau_bg.tsv"
+    script:
+        "../scripts/choose_tau_bg.py"
+
+
 # Fan et al.'s multiple estimates: a second classifier of another architecture, and the CAMs of
 # both classifiers at each scale kept apart, by the same stages with other settings. Built only
 # when a listed method consumes them.

@@ -5,6 +5,7 @@
 
 from functools import cache
 
+from pixelnoise import tau_bg
 from pixelnoise.codehash import CodeIndex, entries_digest
 from pixelnoise.methods import (
     CHECKPOINT,
@@ -44,6 +45,12 @@ CLASSIFIER_CHECKPOINTS = {
     "main": "results/models/classifier.pt",
     "second": "results/models/second_classifier.pt",
 }
+# `cam.tau_bg: auto` (the default): choose_tau_bg picks τ_bg on D_c's masks and every job that
+# applies τ_bg reads its choice as an input (a new choice reruns them); a fixed value is a param.
+# Without a background class τ_bg is unused: None, no choice, no trigger.
+TAU_BG = config["cam"]["tau_bg"] if tau_bg.used(DATASET) else None
+TAU_BG_CHOICE = [tau_bg.CHOICE_PATH] if TAU_BG == tau_bg.AUTO else []
+TAU_BG_CURVE = [tau_bg.CURVE_PATH] if TAU_BG == tau_bg.AUTO else []
 LOSS_STORES = expand("results/detect/losses/shard{shard}.zarr", shard=SHARDS)
 # Segmentation networks: one per method of `segment.methods` (+ full_gt, an upper bound that
 # reads weak masks); dc_only is the clean model, evaluated as the D_c baseline.

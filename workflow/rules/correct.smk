@@ -62,11 +62,12 @@ rule correct_labels:
     # Inputs and code trigger as the run's registry entry declares (pixelnoise/methods).
     input:
         unpack(method_inputs(NODE_PROBABILITIES, "run")),
+        tau_bg=TAU_BG_CHOICE,
     output:
         directory("results/corrected/{run}/shard{shard}"),
     params:
         dataset=DATASET,
-        tau_bg=config["cam"]["tau_bg"],
+        tau_bg=TAU_BG,
         correct=config["correct"],
         settings=method_settings(NODE_PROBABILITIES, "run"),
         seed=config["seed"],
@@ -89,11 +90,12 @@ rule correct_labels:
 rule pseudo_labels:
     input:
         unpack(method_inputs(LABEL_MAPS, "method")),
+        tau_bg=TAU_BG_CHOICE,
     output:
         directory("results/pseudo_labels/{method}/shard{shard}"),
     params:
         dataset=DATASET,
-        tau_bg=config["cam"]["tau_bg"],
+        tau_bg=TAU_BG,
         crf=method_crf,
         settings=method_settings(LABEL_MAPS, "method"),
         shards=config["shards"],

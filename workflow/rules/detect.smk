@@ -34,11 +34,12 @@ rule score_pixels:
         manifest="results/data/manifest.csv",
         model="results/models/clean.pt",
         cams=CAM_STORES,
+        tau_bg=TAU_BG_CHOICE,
     output:
         directory("results/detect/losses/shard{shard}.zarr"),
     params:
         dataset=DATASET,
-        tau_bg=config["cam"]["tau_bg"],
+        tau_bg=TAU_BG,
         shards=config["shards"],
         data=data_reads("images:strong+weak"),  # of the shard
         code=package_code("score_pixels.py"),
@@ -61,13 +62,14 @@ rule select_theta:
         manifest="results/data/manifest.csv",
         cams=CAM_STORES,
         losses=LOSS_STORES,
+        tau_bg=TAU_BG_CHOICE,
     output:
         theta="results/detect/theta.json",
         curve="results/detect/theta_curve.csv",
         plot=report("results/detect/theta_curve.png", category="Detection"),
     params:
         dataset=DATASET,
-        tau_bg=config["cam"]["tau_bg"],
+        tau_bg=TAU_BG,
         detect=config["detect"],
         data=data_reads("masks:strong"),
         code=package_code("select_theta.py"),

@@ -87,6 +87,8 @@ rule report:
         clean_history="results/models/clean_log.csv",
         theta="results/detect/theta.json",
         theta_curve="results/detect/theta_curve.csv",
+        tau_bg=TAU_BG_CHOICE,  # with `cam.tau_bg: auto`, the choice on D_c and its curve
+        tau_bg_curve=TAU_BG_CURVE,
     output:
         report=report("results/report.md", category="Summary"),
         # Every benchmark file of the run so far (the report's own lands after it finishes).

@@ -1,5 +1,5 @@
 from pixelnoise.stages.pseudo_labels import write_pseudo_labels
-from pixelnoise.workflow import method_artifacts, rule_context
+from pixelnoise.workflow import method_artifacts, rule_context, rule_tau_bg
 
 with rule_context(snakemake) as smk:
     write_pseudo_labels(
@@ -8,7 +8,7 @@ with rule_context(snakemake) as smk:
         dataset_cfg=smk.params.dataset,
         artifacts=method_artifacts(smk.input),
         params={
-            "tau_bg": smk.params.tau_bg,
+            "tau_bg": rule_tau_bg(smk),
             "crf": smk.params.crf,
             "settings": smk.params.settings,
         },

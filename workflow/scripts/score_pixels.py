@@ -1,5 +1,5 @@
 from pixelnoise.stages.score_pixels import score_pixels
-from pixelnoise.workflow import rule_context
+from pixelnoise.workflow import rule_context, rule_tau_bg
 
 with rule_context(snakemake) as smk:
     score_pixels(
@@ -7,7 +7,7 @@ with rule_context(snakemake) as smk:
         dataset_cfg=smk.params.dataset,
         cam_paths=list(smk.input.cams),
         checkpoint_path=smk.input.model,
-        tau_bg=smk.params.tau_bg,
+        tau_bg=rule_tau_bg(smk),
         out_path=smk.output[0],
         shard=int(smk.wildcards.shard),
         shards=smk.params.shards,
