@@ -294,12 +294,13 @@ class TauBg:
                     "so every pixel takes its strongest present class (τ_bg unused)."]  # fmt: skip
         return [
             f"cam.tau_bg: auto chose **τ_bg = {self.choice['tau_bg']:g}** by the rule "
-            f"\"{self.choice['rule']}\": CAM-label mIoU {self.choice['miou']:.2f} on the "
+            f'"{self.choice["rule"]}": CAM-label mIoU {self.choice["miou"]:.2f} on the '
             f"{self.choice['strong_images']} D_c images (`results/cams/tau_bg.json`). The curve "
             "on D_c:",
             "",
-            markdown_table(self.curve[["tau_bg", "miou", "precision", "coverage"]],
-                           floatfmt=".3f"),  # fmt: skip
+            markdown_table(
+                self.curve[["tau_bg", "miou", "precision", "coverage"]], floatfmt=".3f"
+            ),  # fmt: skip
         ]
 
 
