@@ -292,7 +292,6 @@ def manifest_content(wildcards):
 
 
 def half_the_cores():
-    """Threads of a job that runs beside another of its kind (the classifier beside the clean
-    model, segmentation networks and their evaluations two at a time): small networks scale
-    poorly over threads, so on a few cores two half-width jobs beat one after the other."""
+    """Threads of each of the two independent trainings (classifier, clean model), so that
+    they run side by side: on a few cores that beats running them one after the other."""
     return max(1, workflow.cores // 2)

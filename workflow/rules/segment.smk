@@ -21,7 +21,7 @@ rule train_segmentation:
         seed=repeat_seed,
         data=data_reads("images:strong+weak;masks:strong", weak_masks=(CHECKPOINT, "method")),
         code=method_code("train_segmentation.py", CHECKPOINT, "method"),
-    threads: half_the_cores()  # two networks side by side: small nets scale poorly over threads
+    threads: workflow.cores
     resources:
         gpu=1,
     conda:
@@ -50,7 +50,7 @@ rule evaluate_segmentation:
         crf=config["crf"] if config["segment"]["evaluation"]["crf"] else None,
         data=data_reads("images:val;masks:val"),
         code=method_code("evaluate_segmentation.py", CHECKPOINT, "method"),
-    threads: half_the_cores()  # mostly start-up (torch's import): two at a time
+    threads: workflow.cores
     resources:
         gpu=1,
     conda:
