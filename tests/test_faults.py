@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image, ImageOps
+from voc_trees import write_voc_tree
 from workflow_runner import snakemake
 
 from pixelnoise.__main__ import main
@@ -31,25 +32,18 @@ TRAIN = [f"t{k}" for k in range(6)]
 VAL = ["v0", "v1"]
 
 
+def object_mask(k: int) -> np.ndarray:
+    mask = np.zeros((H, W), np.uint8)
+    mask[4:12, 5:15] = 1 + k % 2
+    return mask
+
+
 @pytest.fixture
 def tree(tmp_path):
-    root = tmp_path / "voc"
-    (root / "JPEGImages").mkdir(parents=True)
-    (root / "ImageSets/Segmentation").mkdir(parents=True)
-    rows = ["image_id,labels"]
-    for k, image_id in enumerate(TRAIN + VAL):
-        pixels = np.random.default_rng(k).integers(0, 255, (H, W, 3), dtype=np.uint8)
-        Image.fromarray(pixels).save(root / "JPEGImages" / f"{image_id}.jpg", quality=90)
-        mask = np.zeros((H, W), np.uint8)
-        mask[4:12, 5:15] = 1 + k % 2
-        save_label_png(root / "SegmentationClass" / f"{image_id}.png", mask)
-        rows.append(f"{image_id},0 {1 + k % 2}")
-    (root / "ImageSets/Segmentation/train.txt").write_text("\n".join(TRAIN) + "\n")
-    (root / "ImageSets/Segmentation/val.txt").write_text("\n".join(VAL) + "\n")
-    (root / "image_labels.csv").write_text("\n".join(rows) + "\n")
-    meta = {"classes": ["background", "cat", "dog"], "background": 0}
-    (root / "classes.json").write_text(json.dumps(meta))
-    return root
+    return write_voc_tree(
+        tmp_path / "voc", TRAIN, VAL, object_mask, lambda k: f"0 {1 + k % 2}",
+        {"classes": ["background", "cat", "dog"], "background": 0},
+    )  # fmt: skip
 
 
 def test_comma_separated_labels_keep_every_class(tree):

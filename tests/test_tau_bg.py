@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from PIL import Image
+from voc_trees import write_voc_tree
 
 from pixelnoise.arraystore import ArrayReader, ArrayWriter
 from pixelnoise.data.manifest import build_manifest, ids_with_role, write_manifest
@@ -35,19 +35,10 @@ def object_mask(k: int) -> np.ndarray:
 @pytest.fixture
 def run(tmp_path):
     """A VOC-style tree, its manifest (2 strong images) and one CAM store of every train image."""
-    root = tmp_path / "voc"
-    (root / "JPEGImages").mkdir(parents=True)
-    (root / "ImageSets/Segmentation").mkdir(parents=True)
-    rows = ["image_id,labels"]
-    for k, image_id in enumerate(TRAIN + VAL):
-        pixels = np.random.default_rng(k).integers(0, 255, (H, W, 3), dtype=np.uint8)
-        Image.fromarray(pixels).save(root / "JPEGImages" / f"{image_id}.jpg", quality=90)
-        save_label_png(root / "SegmentationClass" / f"{image_id}.png", object_mask(k))
-        rows.append(f"{image_id},{1 + k % 2}")
-    (root / "ImageSets/Segmentation/train.txt").write_text("\n".join(TRAIN) + "\n")
-    (root / "ImageSets/Segmentation/val.txt").write_text("\n".join(VAL) + "\n")
-    (root / "image_labels.csv").write_text("\n".join(rows) + "\n")
-    (root / "classes.json").write_text(json.dumps({"classes": ["background", "cat", "dog"]}))
+    root = write_voc_tree(
+        tmp_path / "voc", TRAIN, VAL, object_mask, lambda k: str(1 + k % 2),
+        {"classes": ["background", "cat", "dog"]},
+    )  # fmt: skip
     manifest = build_manifest(VocDataset(root), strong={"count": 2}, progress=False)
     write_manifest(manifest, tmp_path / "manifest.csv")
     strong = set(ids_with_role(manifest, "strong"))
