@@ -12,6 +12,9 @@ crop, backbone, bfloat16, channels-last), the median milliseconds of one optimis
     .venv/bin/python benchmarks/mllc_step.py --configfile config/msrc21.yaml --classes 21 \
         --steps 15 --threads 2
 
+``--precision bfloat16`` forces bfloat16 autocast where training would fall back to float32
+(a CPU without native bfloat16), to measure what that fallback saves.
+
 A step of ``mllc_st`` costs about two supervised steps plus a teacher forward pass (the student
 trains on a D_c batch and a D_n batch); the graphs add the rest.
 """
@@ -47,9 +50,15 @@ def main() -> None:
     parser.add_argument("--classes", type=int, default=21)
     parser.add_argument("--steps", type=int, default=15)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--precision", choices=["config", "bfloat16", "float32"], default="config",
+        help="config: what training runs for the config's amp on this CPU; bfloat16 forces "
+        "bfloat16 autocast (emulated where the CPU has no native bfloat16)",
+    )  # fmt: skip
     args = parser.parse_args()
 
     from pixelnoise import mllc as graph
+    from pixelnoise.device import autocast_dtype
     from pixelnoise.losses import void_cross_entropy
     from pixelnoise.training.loop import autocast, build_optimizer
     from pixelnoise.training.mllc import MllcNet, dual_graph_losses, mllc_step
@@ -67,6 +76,9 @@ def main() -> None:
         model.to(memory_format=torch.channels_last)
     optimizer = build_optimizer(model.parameters(), net["optimizer"], 1e-5, 0.0)
     device = torch.device("cpu")
+    dtype = {"bfloat16": torch.bfloat16, "float32": None}.get(args.precision)
+    if args.precision == "config":
+        dtype = autocast_dtype(device.type, net["amp"], "segment.network")
     images = [torch.rand(batch, 3, crop, crop) for _ in range(3)]
     masks = torch.randint(0, classes, (batch, crop, crop))
     allowed, no_extra = torch.ones(batch, classes, dtype=torch.bool), torch.full_like(masks, 255)
@@ -76,7 +88,7 @@ def main() -> None:
     def optimise(loss_of: Callable[[], torch.Tensor]) -> Callable[[], None]:
         def run() -> None:
             optimizer.zero_grad(set_to_none=True)
-            with autocast(device, net["amp"]):
+            with autocast(device, dtype):
                 loss = loss_of()
             loss.backward()
             optimizer.step()
@@ -117,7 +129,8 @@ def main() -> None:
             lambda: graph.contrastive_loss(x_s, labels, prototypes, settings["pair_weight"],
                                            settings["temperature"], node_images))),
     ]  # fmt: skip
-    print(f"batch {batch}, crop {crop}, {net['backbone']}, amp {net['amp']}, "
+    precision = str(dtype or torch.float32).removeprefix("torch.")
+    print(f"batch {batch}, crop {crop}, {net['backbone']}, amp {net['amp']} ({precision}), "
           f"{args.threads} threads, median of {args.steps}")  # fmt: skip
     print("| step | ms | × train_segmentation |\n|---|---:|---:|")
     reference = None

@@ -44,13 +44,15 @@ def test_component_timings_script_reports_every_component(repo, tmp_path):
     assert re.search(r"^peak RSS: \d+ MB$", out, re.MULTILINE)
 
 
-def test_mllc_step_script_times_every_part(repo):
+@pytest.mark.parametrize(("precision", "dtype"), [("config", "float32"), ("bfloat16", "bfloat16")])
+def test_mllc_step_script_times_every_part(repo, precision, dtype):
     command = [
         sys.executable, str(repo / "benchmarks/mllc_step.py"),
         "--configfile", str(repo / "tests/configs/tiny.yaml"),
-        "--classes", "3", "--steps", "1", "--threads", "1",
+        "--classes", "3", "--steps", "1", "--threads", "1", "--precision", precision,
     ]  # fmt: skip
     out = subprocess.run(command, capture_output=True, text=True, check=True, cwd=repo).stdout
+    assert re.match(rf"batch \d+, crop \d+, \w+, amp False \({dtype}\), ", out), out
     rows = dict(re.findall(r"^\| ([^|]+) \| ([0-9.]+) \| [0-9.]+ \|$", out, re.MULTILINE))
     names = ["train_segmentation step", "mllc_st step", "mllc step", "dual graphs, "]
     names += ["  kNN graph", "  class-level product", "  contrastive terms"]

@@ -1,12 +1,17 @@
+import logging
+
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
+from pixelnoise.device import cpu_capability
 from pixelnoise.errors import ConfigError, PixelnoiseError
+from pixelnoise.losses import void_cross_entropy
 from pixelnoise.models.checkpoints import load_segmentation, save_checkpoint
 from pixelnoise.models.classifier import CamClassifier
 from pixelnoise.training import NonFiniteLossError
+from pixelnoise.training.loop import supervised_step
 from pixelnoise.training.segmentation import train_segmentation
 
 CFG = dict(
@@ -192,10 +197,41 @@ def test_init_from_another_architecture_names_the_key(tmp_path):
     [{"lr_schedule": "cosine"}, {"channels_last": True}, {"amp": True}],
     ids=["cosine", "channels_last", "bf16"],
 )
-def test_speed_options_still_learn(tmp_path, options):
+def test_speed_options_still_learn(tmp_path, monkeypatch, options):
+    monkeypatch.setattr("pixelnoise.device.native_bfloat16", lambda: True)  # bfloat16 for real
     images, labels = _toy()
     history = _train(tmp_path, images, labels, cfg=options)
     assert history[-1]["loss"] < 0.7 * history[0]["loss"]
+
+
+@pytest.mark.parametrize(
+    ("amp", "native", "dtype", "warnings"),
+    [
+        (True, False, torch.float32, 1),  # emulated bfloat16 is far slower: float32
+        (True, True, torch.bfloat16, 0),
+        (False, True, torch.float32, 0),
+    ],
+    ids=["amp-without-native-bf16", "amp-native-bf16", "no-amp"],
+)
+def test_amp_autocasts_to_bfloat16_only_where_the_cpu_runs_it(
+    tmp_path, monkeypatch, caplog, amp, native, dtype, warnings
+):
+    monkeypatch.setattr("pixelnoise.device.native_bfloat16", lambda: native)
+    images, labels = _toy()
+    seen, cross_entropy = set(), supervised_step(void_cross_entropy)
+
+    def step(model, batch, device):
+        loss, outputs, targets = cross_entropy(model, batch, device)
+        seen.add(outputs.dtype)
+        return loss, outputs, targets
+
+    with caplog.at_level(logging.WARNING, logger="pixelnoise.device"):
+        _train(tmp_path, images, labels, cfg={"amp": amp, "epochs": 2}, step=step)
+    assert seen == {dtype}
+    messages = [r.getMessage() for r in caplog.records if r.name == "pixelnoise.device"]
+    assert len(messages) == warnings
+    for message in messages:
+        assert "segment.network.amp" in message and cpu_capability() in message
 
 
 def test_training_stops_when_the_loss_is_flat(tmp_path):

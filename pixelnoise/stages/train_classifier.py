@@ -16,6 +16,7 @@ def train_classifier(
     log_path: str,
     seed: int,
     device: str,
+    config_key: str = "classifier",
 ) -> list[dict]:
     run = RunData.load(dataset_cfg, manifest_path)
     return train(
@@ -26,4 +27,5 @@ def train_classifier(
         log_path=log_path,
         seed=seed,
         device=device,
+        config_key=config_key,
     )

@@ -30,5 +30,6 @@ def train_clean_model(
         seed=seed,
         device=device,
         description="clean model",
+        config_key="clean_model",
         init_checkpoint=init_checkpoint,
     )

@@ -65,8 +65,10 @@ def train_classifier(
     log_path: str,
     seed: int = 0,
     device: str = "auto",
+    config_key: str = "classifier",
 ) -> list[dict]:
-    """Train on ``ids`` (D_c and D_n alike: only image-level labels are used)."""
+    """Train on ``ids`` (D_c and D_n alike: only image-level labels are used); ``config_key``
+    names ``cfg``'s section (``classifier`` or ``second_classifier``) in messages."""
     seed_everything(seed)
     dev = resolve_device(device)
     object_classes = list(dataset.classes.object_classes)
@@ -83,6 +85,7 @@ def train_classifier(
         device=dev,
         log_path=log_path,
         description=f"classifier {cfg['backbone']}",
+        config_key=config_key,
         accuracy=exact_match,
     )
     meta = classifier_meta(cfg, dataset.classes.names, object_classes, dataset.classes.background)

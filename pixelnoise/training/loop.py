@@ -24,6 +24,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from pixelnoise.atomic import atomic_path
+from pixelnoise.device import autocast_dtype
 from pixelnoise.errors import PixelnoiseError
 
 log = logging.getLogger(__name__)
@@ -63,10 +64,9 @@ def peak_memory_mb(device: torch.device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
-def autocast(device: torch.device, enabled: bool):
-    """Mixed precision when ``enabled``: float16 on CUDA, bfloat16 on CPU."""
-    dtype = torch.float16 if device.type == "cuda" else torch.bfloat16
-    return torch.autocast(device.type, dtype=dtype, enabled=enabled)
+def autocast(device: torch.device, dtype: torch.dtype | None):
+    """Autocast to ``dtype`` (see :func:`pixelnoise.device.autocast_dtype`); None: float32."""
+    return torch.autocast(device.type, dtype=dtype, enabled=dtype is not None)
 
 
 def flattened(losses: list[float], epochs: int, tolerance: float) -> bool:
@@ -148,6 +148,7 @@ def fit(
     device: torch.device,
     log_path: str | os.PathLike,
     description: str,
+    config_key: str,
     accuracy: Callable[[torch.Tensor, Any], float] | None = None,
 ) -> list[dict]:
     """The shared training loop: poly schedule, 10x learning rate on the new head, CSV per epoch.
@@ -157,11 +158,13 @@ def fit(
     targets) to a per-batch score logged as ``accuracy``.
 
     ``cfg``: the network section of the config: ``epochs``, ``lr``, ``lr_schedule`` (poly |
-    cosine), ``optimizer``, ``weight_decay``, ``batch_size``, ``num_workers``, ``amp`` (bfloat16
-    autocast on CPU, float16 with loss scaling on CUDA), ``channels_last``,
+    cosine), ``optimizer``, ``weight_decay``, ``batch_size``, ``num_workers``, ``amp`` (float16
+    with loss scaling on CUDA, bfloat16 autocast on a CPU with native bfloat16, else float32
+    with a warning: :func:`pixelnoise.device.autocast_dtype`), ``channels_last``,
     ``plateau_epochs``/``plateau_tolerance`` (stop once the epoch loss has not fallen by the
     tolerance for that many epochs; 0 never stops) and ``max_nonfinite_losses``. Each epoch's
     CSV row has its loss, learning rate, seconds, images per second and the peak memory so far.
+    ``config_key`` names the section in messages (e.g. ``segment.network``).
 
     A batch whose step returns no loss is skipped (counted as ``empty_batches``). A non-finite
     loss is skipped too, counted (``nonfinite_losses``) and logged; more of them than
@@ -184,8 +187,8 @@ def fit(
     total_steps = cfg["epochs"] * len(loader)
     limit = cfg["max_nonfinite_losses"]
     schedule = SCHEDULES[cfg["lr_schedule"]]
-    amp = bool(cfg["amp"])
-    scaler = torch.cuda.amp.GradScaler(enabled=amp and device.type == "cuda")
+    dtype = autocast_dtype(device.type, bool(cfg["amp"]), config_key)
+    scaler = torch.cuda.amp.GradScaler(enabled=dtype == torch.float16)
     if cfg["channels_last"]:
         model.to(memory_format=torch.channels_last)
     log.info("%s: %d images, %d steps on %s", description, len(data), total_steps, device)
@@ -198,7 +201,7 @@ def fit(
             lr = schedule(cfg["lr"], step_count, total_steps)
             for group in optimizer.param_groups:
                 group["lr"] = lr * group["lr_mult"]
-            with autocast(device, amp):
+            with autocast(device, dtype):
                 loss, outputs, targets = step(model, batch, device)
             step_count += 1
             if loss is None:

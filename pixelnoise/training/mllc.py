@@ -370,6 +370,7 @@ def train_mllc(
         device=dev,
         log_path=log_path,
         description=description,
+        config_key="segment.network",
     )
     save_checkpoint(
         checkpoint_path, segmentation.cpu(), segmentation_meta(cfg, class_names, background)

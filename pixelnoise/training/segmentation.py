@@ -72,13 +72,15 @@ def train_segmentation(
     seed: int = 0,
     device: str = "auto",
     description: str = "segmentation",
+    config_key: str = "segment.network",
     step: Step | None = None,
     init_checkpoint: str | None = None,
 ) -> list[dict]:
     """Train ``SegmentationNet`` with the shared loop; ``step`` defaults to the cross-entropy
     over the labelled pixels (void ignored, all-void batches skipped). ``init_checkpoint``: a
     segmentation checkpoint of the same architecture and classes to start from (e.g. the clean
-    model, which has already seen D_c) instead of the backbone's initialisation."""
+    model, which has already seen D_c) instead of the backbone's initialisation. ``config_key``
+    names ``cfg``'s section in messages."""
     if not ids:
         raise ValueError(f"{description}: no training images")
     seed_everything(seed)
@@ -94,6 +96,7 @@ def train_segmentation(
         device=dev,
         log_path=log_path,
         description=description,
+        config_key=config_key,
     )
     save_checkpoint(checkpoint_path, model.cpu(), segmentation_meta(cfg, class_names, background))
     return history

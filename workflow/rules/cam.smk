@@ -8,6 +8,7 @@ rule train_classifier:
     params:
         dataset=DATASET,
         classifier=config["classifier"],
+        config_key="classifier",
         seed=config["seed"],
         data=data_reads("images:strong+weak"),
         code=package_code("train_classifier.py"),
@@ -92,6 +93,7 @@ rule train_second_classifier:
     params:
         dataset=DATASET,
         classifier=config["second_classifier"],
+        config_key="second_classifier",
         seed=config["seed"],
         data=data_reads("images:strong+weak"),
         code=package_code("train_classifier.py"),

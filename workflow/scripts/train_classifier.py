@@ -6,6 +6,7 @@ with rule_context(snakemake) as smk:
         manifest_path=smk.input.manifest,
         dataset_cfg=smk.params.dataset,
         cfg=smk.params.classifier,
+        config_key=smk.params.config_key,
         checkpoint_path=smk.output.model,
         log_path=smk.output.history,
         seed=smk.params.seed,
